@@ -1,0 +1,310 @@
+// Package store keeps everything about opsbot that must survive a crash: runs and their steps,
+// environment locks, the Slack outbox, the audit log, run events (thread details and incident
+// timelines) and the envelope de-duplication keys.
+//
+// One interface, two implementations over database/sql: SQLite (modernc.org/sqlite, the default
+// for one replica) and PostgreSQL (pgx, for several replicas). Every query is written once; the
+// few places where the dialects differ are isolated in the dialect type. Both implementations
+// pass the same conformance suite in store/storetest.
+//
+// Concurrency model: a run is changed only through UpdateRun, which re-reads the row, applies the
+// caller's mutation and writes it back only if nobody changed it in between (optimistic
+// concurrency on Run.Version). Work on runs and outbox messages is claimed with leases, so that
+// when a replica dies another one picks its work up after the lease expires.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Errors returned by Store methods. Callers test them with errors.Is.
+var (
+	// ErrNotFound: no row matches.
+	ErrNotFound = errors.New("not found")
+	// ErrDuplicateKey: a run with the same Key already exists (CreateRun).
+	ErrDuplicateKey = errors.New("duplicate key")
+	// ErrLeaseLost: the caller no longer holds the lease it names (another replica took the
+	// work over after the lease expired). The caller must stop working on it.
+	ErrLeaseLost = errors.New("lease lost")
+	// ErrUnavailable: the database cannot be reached or refuses writes (read-only file, disk
+	// full, connection refused). Wrapped around the driver's error.
+	ErrUnavailable = errors.New("store unavailable")
+)
+
+// LockHeldError is returned by CreateRun when the lock it asked for is held by another run.
+type LockHeldError struct {
+	Lock Lock
+}
+
+func (e *LockHeldError) Error() string {
+	return fmt.Sprintf("lock %q is held by run %d (%s) since %s",
+		e.Lock.Name, e.Lock.RunID, e.Lock.HeldBy, e.Lock.Since.UTC().Format(time.RFC3339))
+}
+
+// RunKind names the domain a run belongs to; the runner dispatches on it.
+type RunKind string
+
+// The run kinds opsbot knows.
+const (
+	KindRelease  RunKind = "release"
+	KindDeploy   RunKind = "deploy"
+	KindRollback RunKind = "rollback"
+	KindIncident RunKind = "incident"
+)
+
+// RunState is the state of a whole run.
+type RunState string
+
+// Run states. Active states are RunRunning and RunWaiting; the others are final.
+const (
+	RunRunning   RunState = "running"   // the runner has work to do now
+	RunWaiting   RunState = "waiting"   // waiting on a person, a timer or an outside system
+	RunSucceeded RunState = "succeeded" // final
+	RunFailed    RunState = "failed"    // final
+	RunCancelled RunState = "cancelled" // final
+)
+
+// Final reports whether no more work will happen on a run in this state.
+func (s RunState) Final() bool {
+	return s == RunSucceeded || s == RunFailed || s == RunCancelled
+}
+
+// StepState is the state of one step of a run.
+type StepState string
+
+// Step states, matching the symbols on the status card.
+const (
+	StepPending StepState = "pending" // not started
+	StepRunning StepState = "running" // started; its side effect may or may not have happened
+	StepWaiting StepState = "waiting" // waiting on a person, a timer or an outside system
+	StepPassed  StepState = "passed"
+	StepFailed  StepState = "failed"
+	StepSkipped StepState = "skipped"
+)
+
+// Final reports whether a step in this state is done.
+func (s StepState) Final() bool {
+	return s == StepPassed || s == StepFailed || s == StepSkipped
+}
+
+// Step is one named step of a run. Steps are stored with their run and change with it.
+type Step struct {
+	Name       string          `json:"name"`
+	State      StepState       `json:"state"`
+	Detail     string          `json:"detail,omitempty"` // what the card shows next to the step
+	Data       json.RawMessage `json:"data,omitempty"`   // owned by the domain package
+	Attempts   int             `json:"attempts,omitempty"`
+	StartedAt  *time.Time      `json:"started_at,omitempty"`
+	FinishedAt *time.Time      `json:"finished_at,omitempty"`
+}
+
+// Run is a durable unit of work: a release, a deploy, a rollback or an incident.
+type Run struct {
+	ID          int64
+	Kind        RunKind
+	Key         string // unique natural key, e.g. "release:acme/analytics:v1.0.0"; empty for none
+	Env         string // environment for deploys and rollbacks; empty otherwise
+	State       RunState
+	RequestedBy string // Slack user ID of the person who started it
+	Channel     string // Slack channel the run reports in
+	Title       string // one line, e.g. "Deploy v1.0.0 → production"
+	Data        json.RawMessage
+	Steps       []Step
+	WakeAt      *time.Time // the runner looks at the run again at this time; nil: only on an event
+	LockName    string     // the lock this run holds, if any (released when the run ends)
+	Version     int64      // incremented by every write; UpdateRun compares it
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	FinishedAt  *time.Time
+	LeaseOwner  string
+	LeaseUntil  *time.Time
+}
+
+// StepByName returns a pointer to the named step, or nil.
+func (r *Run) StepByName(name string) *Step {
+	for i := range r.Steps {
+		if r.Steps[i].Name == name {
+			return &r.Steps[i]
+		}
+	}
+	return nil
+}
+
+// RunQuery selects runs for ListRuns. Zero fields do not filter.
+type RunQuery struct {
+	Kinds    []RunKind
+	Env      string
+	States   []RunState
+	Active   bool      // only runs in an active state (running, waiting)
+	Since    time.Time // created at or after
+	BeforeID int64     // for paging: only runs with a smaller ID
+	Limit    int       // default 50, newest first
+}
+
+// Lock is an exclusive hold on a named resource (e.g. "env:production") by a run.
+type Lock struct {
+	Name   string
+	RunID  int64
+	HeldBy string // Slack user ID of the run's requester
+	Since  time.Time
+}
+
+// AuditEntry records one command or click and what came of it. The audit log is append-only.
+type AuditEntry struct {
+	ID      int64
+	At      time.Time
+	Actor   string // Slack user ID
+	Action  string // e.g. "/deploy v1.0.0", "click deploy.approve"
+	RunID   int64  // 0 when not about a run
+	Outcome string // "ok", "refused", "usage", "error"
+	Detail  string // the reason for a refusal, the error, ...
+}
+
+// AuditQuery selects audit entries, newest first.
+type AuditQuery struct {
+	Actor string
+	RunID int64
+	Since time.Time
+	Limit int // default 100
+}
+
+// RunEvent is something that happened in a run: a detail for its thread, an incident timeline
+// entry. Events are append-only and ordered by At, then ID.
+type RunEvent struct {
+	ID    int64
+	RunID int64
+	At    time.Time // when it happened (for a pinned message: the message's original time)
+	Kind  string    // e.g. "update", "role", "page", "pin", "statuspage", "step"
+	Actor string    // Slack user ID, or "" for the bot
+	Text  string
+	Key   string // optional idempotency key, unique per run (a pin is recorded once)
+	Data  json.RawMessage
+}
+
+// OutboxOp is what the outbox worker does with a message.
+type OutboxOp string
+
+// Outbox operations.
+const (
+	OpPost      OutboxOp = "post"      // chat.postMessage (or chat.update once posted, for upserts)
+	OpEphemeral OutboxOp = "ephemeral" // chat.postEphemeral to User
+)
+
+// OutboxState is where a message is in its life.
+type OutboxState string
+
+// Outbox states.
+const (
+	OutboxPending OutboxState = "pending" // to be sent (or re-sent, after an upsert changed it)
+	OutboxSent    OutboxState = "sent"
+	OutboxDead    OutboxState = "dead" // Slack refused it for good (e.g. channel_not_found); kept for inspection
+)
+
+// OutboxMessage is a Slack write waiting to be made, identified by an idempotency key.
+//
+// Enqueue is idempotent by Key: enqueuing a key that exists is a no-op, except for an Upsert
+// message, whose new content replaces the old and becomes pending again (the worker then calls
+// chat.update on the already-posted message). Status cards are upserts keyed by run.
+//
+// A message with ThreadOf is a reply in the thread of the message with that key; it is not
+// claimed until its parent has been posted (has a TS). Posts to one channel are claimed in
+// order of ID, one at a time, so a channel reads in the order things happened.
+type OutboxMessage struct {
+	ID        int64
+	Key       string
+	Op        OutboxOp
+	Upsert    bool
+	Channel   string
+	User      string // for OpEphemeral
+	ThreadOf  string // key of the parent message, or ""
+	Text      string // fallback text (notifications, screen readers)
+	Blocks    json.RawMessage
+	State     OutboxState
+	TS        string // Slack's ts once posted
+	Attempts  int
+	NextAt    time.Time // not claimed before this time (rate limits, retries)
+	LastError string
+	CreatedAt time.Time
+	SentAt    *time.Time
+	// Revision counts upsert changes; CompleteOutbox only marks the message sent if no newer
+	// revision arrived while it was being sent.
+	Revision   int64
+	LeaseOwner string
+	LeaseUntil *time.Time
+	ThreadTS   string // filled by ClaimOutbox from the parent's TS when ThreadOf is set
+}
+
+// Store is opsbot's durable state. All methods are safe for concurrent use by several
+// goroutines and several replicas (PostgreSQL).
+type Store interface {
+	// Ping reports whether the database answers (used by /readyz).
+	Ping(ctx context.Context) error
+	// Close releases the database.
+	Close() error
+
+	// FirstDelivery records an envelope (or event) key and reports whether this is the first
+	// time it was seen. A retried envelope gets false, on whichever replica it lands.
+	FirstDelivery(ctx context.Context, key string, at time.Time) (bool, error)
+
+	// AppendAudit adds an entry to the audit log.
+	AppendAudit(ctx context.Context, e AuditEntry) (AuditEntry, error)
+	// ListAudit returns audit entries, newest first.
+	ListAudit(ctx context.Context, q AuditQuery) ([]AuditEntry, error)
+
+	// CreateRun inserts a run with its steps. If lockName is not empty the run takes that lock
+	// in the same transaction; if another active run holds it, CreateRun returns a
+	// *LockHeldError and creates nothing. A run whose Key exists returns ErrDuplicateKey.
+	CreateRun(ctx context.Context, r Run, lockName string) (Run, error)
+	// GetRun returns a run by ID (ErrNotFound).
+	GetRun(ctx context.Context, id int64) (Run, error)
+	// GetRunByKey returns a run by its natural key (ErrNotFound).
+	GetRunByKey(ctx context.Context, key string) (Run, error)
+	// UpdateRun re-reads the run, calls mutate on a copy and writes the result if the run did
+	// not change in between, retrying mutate on a fresh copy otherwise. An error from mutate
+	// aborts the update and is returned as is. When the run reaches a final state its lock is
+	// released in the same transaction. Lease fields are not changed by UpdateRun.
+	UpdateRun(ctx context.Context, id int64, mutate func(*Run) error) (Run, error)
+	// ListRuns returns runs, newest first.
+	ListRuns(ctx context.Context, q RunQuery) ([]Run, error)
+
+	// ClaimRuns leases up to limit active runs that are due (WakeAt at or before now) and not
+	// leased by anyone else (no lease, or an expired one), for owner until now+lease.
+	ClaimRuns(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]Run, error)
+	// RenewLease extends owner's lease on a run; ErrLeaseLost if owner no longer holds it.
+	RenewLease(ctx context.Context, runID int64, owner string, until time.Time) error
+	// ReleaseLease gives up owner's lease on a run (no error if it was already lost).
+	ReleaseLease(ctx context.Context, runID int64, owner string) error
+	// NextWake returns the earliest WakeAt among active runs, or nil when none is scheduled.
+	NextWake(ctx context.Context) (*time.Time, error)
+	// CountRuns counts runs by state (for the runs-by-state metric).
+	CountRuns(ctx context.Context) (map[RunState]int, error)
+
+	// GetLock returns who holds a lock (ErrNotFound when free).
+	GetLock(ctx context.Context, name string) (Lock, error)
+
+	// AppendRunEvent adds an event to a run. An event whose Key is already recorded for the
+	// run is not added again; the existing one is returned with added=false.
+	AppendRunEvent(ctx context.Context, e RunEvent) (ev RunEvent, added bool, err error)
+	// ListRunEvents returns a run's events in order.
+	ListRunEvents(ctx context.Context, runID int64) ([]RunEvent, error)
+
+	// Enqueue adds a message to the outbox (see OutboxMessage for the key rules) and returns
+	// the stored message.
+	Enqueue(ctx context.Context, m OutboxMessage) (OutboxMessage, error)
+	// ClaimOutbox leases up to limit pending messages that are due, for owner.
+	ClaimOutbox(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]OutboxMessage, error)
+	// CompleteOutbox records that a claimed message was sent as revision rev, with Slack's ts.
+	CompleteOutbox(ctx context.Context, id int64, owner string, rev int64, ts string, at time.Time) error
+	// RetryOutbox puts a claimed message back, not to be claimed before next.
+	RetryOutbox(ctx context.Context, id int64, owner string, next time.Time, lastErr string) error
+	// KillOutbox marks a claimed message dead: Slack refused it for good.
+	KillOutbox(ctx context.Context, id int64, owner string, lastErr string) error
+	// GetOutbox returns a message by key (ErrNotFound).
+	GetOutbox(ctx context.Context, key string) (OutboxMessage, error)
+	// OutboxStats counts pending messages and reports when the earliest becomes due.
+	OutboxStats(ctx context.Context) (pending int, nextDue *time.Time, err error)
+}
