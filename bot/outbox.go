@@ -1,0 +1,320 @@
+package bot
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/slack-go/slack"
+
+	"github.com/opsbot-dev/opsbot/clock"
+	"github.com/opsbot-dev/opsbot/store"
+)
+
+// OutboxOptions tune the outbox worker.
+type OutboxOptions struct {
+	// Poll is how often the worker looks for due messages when nobody nudged it. Default 250ms:
+	// a message queued by another replica waits at most that long.
+	Poll time.Duration
+	// Lease is how long a claimed message is ours before another replica may take it.
+	// Default 30s, far above the slowest Slack call.
+	Lease time.Duration
+	// Limits override SlackLimits (benchmarks and tests).
+	Limits map[string]Limit
+	// MaxPaceWait is the longest the worker sleeps for the pacer before putting a message back
+	// with a due time instead. Default 2s.
+	MaxPaceWait time.Duration
+	// Parallel is how many channels are written to at once. Default 8.
+	Parallel int
+}
+
+// outboxMetadataType marks the bot's posts so that a post whose success was never recorded
+// (a crash between Slack's answer and the store's write) can be found and not posted twice.
+const outboxMetadataType = "opsbot_outbox"
+
+type outboxWorker struct {
+	api     *slack.Client
+	st      store.Store
+	clock   clock.Clock
+	metrics *Metrics
+	log     zerolog.Logger
+	owner   string
+	opts    OutboxOptions
+	pacer   *pacer
+	wake    chan struct{}
+}
+
+func newOutboxWorker(api *slack.Client, st store.Store, clk clock.Clock, m *Metrics, log zerolog.Logger, owner string, opts OutboxOptions) *outboxWorker {
+	if opts.Poll <= 0 {
+		opts.Poll = 250 * time.Millisecond
+	}
+	if opts.Lease <= 0 {
+		opts.Lease = 30 * time.Second
+	}
+	if opts.Limits == nil {
+		opts.Limits = SlackLimits
+	}
+	if opts.MaxPaceWait <= 0 {
+		opts.MaxPaceWait = 2 * time.Second
+	}
+	if opts.Parallel <= 0 {
+		opts.Parallel = 8
+	}
+	return &outboxWorker{
+		api: api, st: st, clock: clk, metrics: m, owner: owner, opts: opts,
+		log:   log.With().Str("component", "outbox").Logger(),
+		pacer: newPacer(opts.Limits),
+		wake:  make(chan struct{}, 1),
+	}
+}
+
+// nudge makes the worker look for work now.
+func (w *outboxWorker) nudge() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (w *outboxWorker) idle(ctx context.Context) bool {
+	pending, _, err := w.st.OutboxStats(ctx)
+	return err == nil && pending == 0
+}
+
+// run drains the outbox until ctx is cancelled.
+func (w *outboxWorker) run(ctx context.Context) {
+	poll := time.NewTicker(w.opts.Poll)
+	defer poll.Stop()
+	for {
+		for w.drainOnce(ctx) > 0 {
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.wake:
+		case <-poll.C:
+		}
+	}
+}
+
+// flush drains until nothing is pending or deadline fires.
+func (w *outboxWorker) flush(ctx context.Context, deadline <-chan time.Time) {
+	for {
+		if w.idle(ctx) {
+			return
+		}
+		if w.drainOnce(ctx) == 0 {
+			select {
+			case <-deadline:
+				pending, _, _ := w.st.OutboxStats(ctx)
+				w.log.Warn().Int("pending", pending).Msg("shutting down with messages still in the outbox; they are kept and sent at the next start")
+				return
+			case <-ctx.Done():
+				return
+			case <-time.After(w.opts.Poll):
+			}
+		}
+	}
+}
+
+// drainOnce claims the due messages and sends them, channels in parallel and each channel in
+// order. It returns how many it claimed.
+func (w *outboxWorker) drainOnce(ctx context.Context) int {
+	msgs, err := w.st.ClaimOutbox(ctx, w.owner, w.clock.Now(), w.opts.Lease, 100)
+	if err != nil {
+		if ctx.Err() == nil {
+			w.log.Error().Err(err).Msg("claiming outbox messages failed")
+		}
+		return 0
+	}
+	byChannel := map[string][]store.OutboxMessage{}
+	var order []string
+	for _, m := range msgs {
+		if _, ok := byChannel[m.Channel]; !ok {
+			order = append(order, m.Channel)
+		}
+		byChannel[m.Channel] = append(byChannel[m.Channel], m)
+	}
+	sem := make(chan struct{}, w.opts.Parallel)
+	var wg sync.WaitGroup
+	for _, ch := range order {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			for _, m := range byChannel[ch] {
+				w.deliver(ctx, m)
+			}
+		})
+	}
+	wg.Wait()
+	return len(msgs)
+}
+
+// deliver makes one Slack write for a claimed message and records the outcome.
+func (w *outboxWorker) deliver(ctx context.Context, m store.OutboxMessage) {
+	method := methodFor(m)
+	log := w.log.With().Str("key", m.Key).Str("method", method).Str("channel", m.Channel).Logger()
+
+	if wait := w.pacer.reserve(method, m.Channel, time.Now()); wait > 0 {
+		if wait > w.opts.MaxPaceWait {
+			w.pacer.release(method, m.Channel)
+			w.retry(ctx, log, m, wait, "paced: waiting for Slack's rate limit")
+			return
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return
+		}
+	}
+
+	ts, err := w.send(ctx, m, method)
+	if err == nil {
+		w.count(method, "ok")
+		if err := w.st.CompleteOutbox(ctx, m.ID, w.owner, m.Revision, ts, w.clock.Now()); err != nil {
+			log.Error().Err(err).Msg("Slack took the message but recording it failed; it will be found by its metadata, not re-posted")
+		}
+		return
+	}
+	v := classify(err, m.Attempts)
+	switch {
+	case v.rateLimited:
+		w.count(method, "ratelimited")
+		w.pacer.block(method, m.Channel, time.Now().Add(v.after))
+		w.retry(ctx, log, m, v.after, err.Error())
+	case v.retry:
+		w.count(method, "retry")
+		log.Warn().Err(err).Int("attempt", m.Attempts).Dur("after", v.after).Msg("Slack write failed; retrying")
+		w.retry(ctx, log, m, v.after, err.Error())
+	default:
+		w.count(method, "refused")
+		log.Error().Err(err).Msg("Slack refused the message for good; it is kept as dead in the outbox")
+		if err := w.st.KillOutbox(ctx, m.ID, w.owner, err.Error()); err != nil {
+			log.Error().Err(err).Msg("recording a dead outbox message failed")
+		}
+	}
+}
+
+func (w *outboxWorker) retry(ctx context.Context, log zerolog.Logger, m store.OutboxMessage, after time.Duration, why string) {
+	if err := w.st.RetryOutbox(ctx, m.ID, w.owner, w.clock.Now().Add(after), why); err != nil {
+		log.Error().Err(err).Msg("putting an outbox message back failed; its lease will expire and it will be retried")
+	}
+}
+
+func (w *outboxWorker) count(method, result string) {
+	if w.metrics != nil {
+		w.metrics.outboxSends.WithLabelValues(method, result).Inc()
+	}
+}
+
+func methodFor(m store.OutboxMessage) string {
+	switch {
+	case m.Op == store.OpEphemeral:
+		return "chat.postEphemeral"
+	case m.TS != "":
+		return "chat.update"
+	default:
+		return "chat.postMessage"
+	}
+}
+
+// send performs the write and returns the message's ts.
+func (w *outboxWorker) send(ctx context.Context, m store.OutboxMessage, method string) (string, error) {
+	opts, err := messageOptions(m)
+	if err != nil {
+		return "", err
+	}
+	switch method {
+	case "chat.postEphemeral":
+		return w.api.PostEphemeralContext(ctx, m.Channel, m.User, opts...)
+	case "chat.update":
+		_, ts, _, err := w.api.UpdateMessageContext(ctx, m.Channel, m.TS, opts...)
+		return ts, err
+	}
+	// A post that was claimed before may have reached Slack without the store hearing of it.
+	if m.Attempts > 1 {
+		found, err := w.findPosted(ctx, m)
+		if err != nil {
+			return "", fmt.Errorf("looking for an earlier post of %s: %w", m.Key, err)
+		}
+		if found != nil {
+			if found.rev == m.Revision {
+				return found.ts, nil
+			}
+			_, ts, _, err := w.api.UpdateMessageContext(ctx, m.Channel, found.ts, opts...)
+			return ts, err
+		}
+	}
+	meta := slack.SlackMetadata{EventType: outboxMetadataType, EventPayload: map[string]any{
+		"key": m.Key, "rev": strconv.FormatInt(m.Revision, 10),
+	}}
+	opts = append(opts, slack.MsgOptionMetadata(meta))
+	if m.ThreadTS != "" {
+		opts = append(opts, slack.MsgOptionTS(m.ThreadTS))
+	}
+	_, ts, err := w.api.PostMessageContext(ctx, m.Channel, opts...)
+	return ts, err
+}
+
+func messageOptions(m store.OutboxMessage) ([]slack.MsgOption, error) {
+	opts := []slack.MsgOption{slack.MsgOptionText(m.Text, false)}
+	if len(m.Blocks) > 0 {
+		var blocks slack.Blocks
+		if err := json.Unmarshal(m.Blocks, &blocks); err != nil {
+			return nil, fmt.Errorf("decoding the blocks of %s: %w", m.Key, err)
+		}
+		opts = append(opts, slack.MsgOptionBlocks(blocks.BlockSet...))
+	}
+	return opts, nil
+}
+
+type postedMessage struct {
+	ts  string
+	rev int64
+}
+
+// findPosted looks through the channel (or thread) since the message was queued for a post of
+// ours carrying the message's key in its metadata.
+func (w *outboxWorker) findPosted(ctx context.Context, m store.OutboxMessage) (*postedMessage, error) {
+	oldest := strconv.FormatInt(m.CreatedAt.Add(-time.Minute).Unix(), 10)
+	cursor := ""
+	for page := 0; page < 5; page++ {
+		var msgs []slack.Message
+		var next string
+		var err error
+		if m.ThreadTS != "" {
+			msgs, _, next, err = w.api.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{
+				ChannelID: m.Channel, Timestamp: m.ThreadTS, Oldest: oldest, Cursor: cursor, Limit: 200, IncludeAllMetadata: true,
+			})
+		} else {
+			var resp *slack.GetConversationHistoryResponse
+			resp, err = w.api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{
+				ChannelID: m.Channel, Oldest: oldest, Cursor: cursor, Limit: 200, IncludeAllMetadata: true,
+			})
+			if resp != nil {
+				msgs, next = resp.Messages, resp.ResponseMetadata.Cursor
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, msg := range msgs {
+			md := msg.Metadata
+			if md.EventType != outboxMetadataType || md.EventPayload["key"] != m.Key {
+				continue
+			}
+			rev, _ := strconv.ParseInt(fmt.Sprint(md.EventPayload["rev"]), 10, 64)
+			return &postedMessage{ts: msg.Timestamp, rev: rev}, nil
+		}
+		if next == "" {
+			return nil, nil
+		}
+		cursor = next
+	}
+	return nil, errors.New("too many messages since it was queued to be sure")
+}

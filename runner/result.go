@@ -1,0 +1,61 @@
+package runner
+
+import (
+	"time"
+
+	"github.com/opsbot-dev/opsbot/store"
+)
+
+// Result is what a step reports after one go. Build it with the functions below; the runner
+// records it in the store before it does anything else.
+type Result struct {
+	state  store.StepState
+	detail string
+	// wakeAt is when the runner looks at the step again (waiting results); nil waits for an
+	// event such as a click.
+	wakeAt *time.Time
+	// retryAfter marks a transient failure: the step stays where it is and is tried again.
+	retryAfter time.Duration
+	err        error
+}
+
+// Passed: the step's condition holds or its effect is in place.
+func Passed(detail string) Result { return Result{state: store.StepPassed, detail: detail} }
+
+// Skipped: the step does not apply; reason says why, on the card.
+func Skipped(reason string) Result { return Result{state: store.StepSkipped, detail: reason} }
+
+// Failed: the step cannot succeed; the run fails with detail as the reason.
+func Failed(detail string) Result { return Result{state: store.StepFailed, detail: detail} }
+
+// WaitForPerson: nothing happens until someone acts (a click wakes the run).
+func WaitForPerson(detail string) Result { return Result{state: store.StepWaiting, detail: detail} }
+
+// WaitUntil: the step is due again at t (a soak gate, a reminder). The timer lives in the
+// store, not in a sleeping goroutine, so it survives restarts and fires once across replicas.
+func WaitUntil(t time.Time, detail string) Result {
+	return Result{state: store.StepWaiting, detail: detail, wakeAt: &t}
+}
+
+// Poll: waiting on an outside system (CI, a workflow run); look again after d.
+func Poll(now time.Time, d time.Duration, detail string) Result {
+	return WaitUntil(now.Add(d), detail)
+}
+
+// Retry: a transient error (a 5xx, a 429, a timeout). The step is tried again after d; the
+// card says what it is waiting for, and the step is never marked passed on an error.
+func Retry(err error, d time.Duration) Result {
+	return Result{state: store.StepWaiting, detail: "retrying after an error: " + err.Error(), retryAfter: d, err: err}
+}
+
+// State is the step state the result records.
+func (r Result) State() store.StepState { return r.state }
+
+// Detail is what the card shows next to the step.
+func (r Result) Detail() string { return r.detail }
+
+// WakeAt is when a waiting step is looked at again (nil: on an event).
+func (r Result) WakeAt() *time.Time { return r.wakeAt }
+
+// Err is the transient error behind a Retry, if any.
+func (r Result) Err() error { return r.err }

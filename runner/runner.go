@@ -1,0 +1,397 @@
+// Package runner executes durable runs. It claims due runs from the store with a lease, walks
+// each run's steps in order, records every step's outcome before the next one starts, and puts
+// the run to sleep when a step waits on a person, a timer or an outside system.
+//
+// A step must be idempotent: it may be interrupted at any point (a crash, a lost lease) and is
+// then run again from the start, so it first looks for its own effect and only then acts. The
+// runner guarantees the rest: a passed step is never run again, a waiting step is only run
+// again when it is due or something wakes its run, and exactly one replica works on a run at a
+// time (the lease).
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/opsbot-dev/opsbot/clock"
+	"github.com/opsbot-dev/opsbot/store"
+)
+
+// Step is one named step of a workflow. Its name matches the store.Step it drives.
+type Step struct {
+	Name string
+	Run  func(ctx context.Context, x *Exec) Result
+}
+
+// Workflow is a kind of run (deploy, incident, …): its steps, and what to do when the run changes.
+type Workflow interface {
+	// Steps lists the steps of run in order.
+	Steps(run store.Run) []Step
+	// Changed is called after every recorded change that a person could see (a step's state or
+	// detail, the run's state): the workflow re-renders the run's card.
+	Changed(ctx context.Context, run store.Run) error
+}
+
+// Options configure a Runner.
+type Options struct {
+	Store     store.Store
+	Workflows map[store.RunKind]Workflow
+	Clock     clock.Clock
+	Log       zerolog.Logger
+	// Replica names this process in leases; it must differ between replicas.
+	Replica string
+	// Lease is how long a claimed run is ours without renewal (default 30s). It is renewed
+	// every third of it while a step runs.
+	Lease time.Duration
+	// Poll is how often the store is asked for due runs when nothing nudged the runner
+	// (default 1s: a run woken on another replica starts here within a second).
+	Poll time.Duration
+	// Parallel bounds the runs advanced at once (default 16).
+	Parallel int
+}
+
+// Runner advances runs. Create it with New and start it with Run.
+type Runner struct {
+	opts   Options
+	log    zerolog.Logger
+	wake   chan struct{}
+	active atomic.Int64
+}
+
+// New returns a Runner.
+func New(opts Options) (*Runner, error) {
+	if opts.Store == nil {
+		return nil, errors.New("runner: a store is required")
+	}
+	if opts.Clock == nil {
+		opts.Clock = clock.Real{}
+	}
+	if opts.Lease <= 0 {
+		opts.Lease = 30 * time.Second
+	}
+	if opts.Poll <= 0 {
+		opts.Poll = time.Second
+	}
+	if opts.Parallel <= 0 {
+		opts.Parallel = 16
+	}
+	if opts.Replica == "" {
+		opts.Replica = "opsbot"
+	}
+	return &Runner{
+		opts: opts,
+		log:  opts.Log.With().Str("component", "runner").Logger(),
+		wake: make(chan struct{}, 1),
+	}, nil
+}
+
+// Nudge makes the runner look for due runs now (after a click made a run due).
+func (r *Runner) Nudge() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Idle reports whether no run is being advanced and none is due.
+func (r *Runner) Idle(ctx context.Context) bool {
+	if r.active.Load() > 0 {
+		return false
+	}
+	next, err := r.opts.Store.NextWake(ctx)
+	if err != nil {
+		return false
+	}
+	return next == nil || next.After(r.opts.Clock.Now())
+}
+
+// advancer is implemented by clocks that can jump (the sandbox's Offset clock): the runner
+// re-checks due runs when they do instead of waiting for its next poll.
+type advancer interface {
+	Advanced() <-chan struct{}
+}
+
+// Run claims and advances due runs until ctx is cancelled, then waits for the runs in hand to
+// reach a point where they can be left (their leases are released).
+func (r *Runner) Run(ctx context.Context) error {
+	poll := time.NewTicker(r.opts.Poll)
+	defer poll.Stop()
+	slots := make(chan struct{}, r.opts.Parallel)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		free := cap(slots) - len(slots)
+		if free > 0 {
+			runs, err := r.opts.Store.ClaimRuns(ctx, r.opts.Replica, r.opts.Clock.Now(), r.opts.Lease, free)
+			if err != nil && ctx.Err() == nil {
+				r.log.Error().Err(err).Msg("claiming due runs failed")
+			}
+			for _, run := range runs {
+				slots <- struct{}{}
+				r.active.Add(1)
+				wg.Go(func() {
+					defer func() { <-slots; r.active.Add(-1); r.Nudge() }()
+					r.advance(ctx, run)
+				})
+			}
+		}
+		var advanced <-chan struct{}
+		if a, ok := r.opts.Clock.(advancer); ok {
+			advanced = a.Advanced()
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-r.wake:
+		case <-poll.C:
+		case <-advanced:
+		}
+	}
+}
+
+// advance works on a claimed run until it waits, ends, or the lease is lost.
+func (r *Runner) advance(ctx context.Context, run store.Run) {
+	log := r.log.With().Int64("run", run.ID).Str("kind", string(run.Kind)).Logger()
+	wf, ok := r.opts.Workflows[run.Kind]
+	if !ok {
+		log.Error().Msg("no workflow for this kind of run; leaving it")
+		r.release(run.ID, log)
+		return
+	}
+
+	// The step context ends when the lease is lost, so a replica that was too slow stops
+	// before another one that took the run over gets far.
+	stepCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	renewed := make(chan struct{})
+	go func() {
+		defer close(renewed)
+		r.renewLease(stepCtx, cancel, run.ID, log)
+	}()
+	defer func() {
+		cancel()
+		<-renewed
+		r.release(run.ID, log)
+	}()
+
+	steps := wf.Steps(run)
+	for stepCtx.Err() == nil {
+		if run.State.Final() {
+			return
+		}
+		idx := nextStep(run, steps)
+		if idx < 0 {
+			var err error
+			run, err = r.finish(stepCtx, run, store.RunSucceeded)
+			if err != nil {
+				log.Error().Err(err).Msg("recording the end of the run failed")
+				return
+			}
+			r.changed(stepCtx, wf, run, log)
+			return
+		}
+		step := steps[idx]
+		s := run.StepByName(step.Name)
+		if s == nil {
+			log.Error().Str("step", step.Name).Msg("the run has no record of this step; leaving it")
+			return
+		}
+		if s.State == store.StepPending {
+			next, err := r.opts.Store.UpdateRun(stepCtx, run.ID, func(cur *store.Run) error {
+				cs := cur.StepByName(step.Name)
+				if cs.State != store.StepPending {
+					return nil
+				}
+				now := r.opts.Clock.Now()
+				cs.State, cs.StartedAt, cs.Detail = store.StepRunning, &now, ""
+				cur.State = store.RunRunning
+				return nil
+			})
+			if err != nil {
+				log.Error().Err(err).Str("step", step.Name).Msg("recording the start of a step failed")
+				return
+			}
+			run = next
+			r.changed(stepCtx, wf, run, log)
+		}
+
+		res := r.runStep(stepCtx, step, run, log)
+		if stepCtx.Err() != nil {
+			return // lease lost or shutting down: the step's outcome is not ours to record
+		}
+		next, visible, err := r.record(stepCtx, run, step.Name, res)
+		if err != nil {
+			log.Error().Err(err).Str("step", step.Name).Msg("recording a step's outcome failed; it will run again")
+			return
+		}
+		run = next
+		if visible {
+			r.changed(stepCtx, wf, run, log)
+		}
+		if res.state == store.StepWaiting || res.state == store.StepFailed || run.State.Final() {
+			return
+		}
+	}
+}
+
+// nextStep is the index of the first step that is not done, or -1.
+func nextStep(run store.Run, steps []Step) int {
+	for i, st := range steps {
+		s := run.StepByName(st.Name)
+		if s == nil || !s.State.Final() {
+			return i
+		}
+	}
+	return -1
+}
+
+func (r *Runner) runStep(ctx context.Context, step Step, run store.Run, log zerolog.Logger) (res Result) {
+	defer func() {
+		if p := recover(); p != nil {
+			log.Error().Str("step", step.Name).Interface("panic", p).Bytes("stack", debug.Stack()).Msg("step panicked")
+			res = Retry(fmt.Errorf("internal error in step %s", step.Name), time.Minute)
+		}
+	}()
+	return step.Run(ctx, &Exec{store: r.opts.Store, clock: r.opts.Clock, run: run, step: step.Name})
+}
+
+// record stores a step's result and the run state it implies. visible reports whether the
+// card would change.
+func (r *Runner) record(ctx context.Context, run store.Run, name string, res Result) (store.Run, bool, error) {
+	visible := false
+	next, err := r.opts.Store.UpdateRun(ctx, run.ID, func(cur *store.Run) error {
+		if cur.State.Final() {
+			return nil // cancelled while the step ran
+		}
+		s := cur.StepByName(name)
+		if s == nil {
+			return fmt.Errorf("run %d has no step %q", cur.ID, name)
+		}
+		now := r.opts.Clock.Now()
+		visible = s.State != res.state || s.Detail != res.detail
+		s.State, s.Detail = res.state, res.detail
+		switch res.state {
+		case store.StepPassed, store.StepSkipped:
+			s.FinishedAt = &now
+			cur.State, cur.WakeAt = store.RunRunning, &now
+		case store.StepFailed:
+			s.FinishedAt = &now
+			cur.State, cur.WakeAt, cur.FinishedAt = store.RunFailed, nil, &now
+			visible = true
+		case store.StepWaiting:
+			cur.State = store.RunWaiting
+			switch {
+			case res.retryAfter > 0:
+				s.Attempts++
+				wake := now.Add(res.retryAfter)
+				cur.WakeAt = &wake
+			default:
+				cur.WakeAt = res.wakeAt
+			}
+		}
+		return nil
+	})
+	return next, visible, err
+}
+
+func (r *Runner) finish(ctx context.Context, run store.Run, state store.RunState) (store.Run, error) {
+	return r.opts.Store.UpdateRun(ctx, run.ID, func(cur *store.Run) error {
+		if cur.State.Final() {
+			return nil
+		}
+		now := r.opts.Clock.Now()
+		cur.State, cur.WakeAt, cur.FinishedAt = state, nil, &now
+		return nil
+	})
+}
+
+func (r *Runner) changed(ctx context.Context, wf Workflow, run store.Run, log zerolog.Logger) {
+	if err := wf.Changed(ctx, run); err != nil {
+		log.Error().Err(err).Msg("updating the run's card failed; the next change will retry it")
+	}
+}
+
+func (r *Runner) renewLease(ctx context.Context, lost context.CancelFunc, runID int64, log zerolog.Logger) {
+	t := time.NewTicker(r.opts.Lease / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			err := r.opts.Store.RenewLease(ctx, runID, r.opts.Replica, r.opts.Clock.Now().Add(r.opts.Lease))
+			switch {
+			case errors.Is(err, store.ErrLeaseLost):
+				log.Warn().Msg("another replica took this run over; stopping work on it")
+				lost()
+				return
+			case err != nil && ctx.Err() == nil:
+				log.Warn().Err(err).Msg("renewing the lease failed; will try again")
+			}
+		}
+	}
+}
+
+func (r *Runner) release(runID int64, log zerolog.Logger) {
+	// The lease is given up even when the run's context is done (shutdown), so another
+	// replica need not wait for it to expire.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := r.opts.Store.ReleaseLease(ctx, runID, r.opts.Replica); err != nil {
+		log.Warn().Err(err).Msg("releasing the lease failed; it will expire")
+	}
+}
+
+// Exec is what a step sees: the run as it was when the step started, and a way to record
+// progress inside the step before its side effect (a cursor, an ID that was created).
+type Exec struct {
+	store store.Store
+	clock clock.Clock
+	run   store.Run
+	step  string
+}
+
+// Run is the run as last recorded.
+func (x *Exec) Run() store.Run { return x.run }
+
+// Now is the runner's clock.
+func (x *Exec) Now() time.Time { return x.clock.Now() }
+
+// StepData decodes the step's own data into v (left unchanged when there is none).
+func (x *Exec) StepData(v any) error {
+	s := x.run.StepByName(x.step)
+	if s == nil || len(s.Data) == 0 {
+		return nil
+	}
+	return json.Unmarshal(s.Data, v)
+}
+
+// SaveStepData records the step's data now, before the step goes on.
+func (x *Exec) SaveStepData(ctx context.Context, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encoding data of step %s: %w", x.step, err)
+	}
+	return x.Update(ctx, func(run *store.Run) error {
+		run.StepByName(x.step).Data = data
+		return nil
+	})
+}
+
+// Update records a change to the run (its data, another step's data) now.
+func (x *Exec) Update(ctx context.Context, mutate func(*store.Run) error) error {
+	next, err := x.store.UpdateRun(ctx, x.run.ID, mutate)
+	if err != nil {
+		return fmt.Errorf("recording progress of step %s: %w", x.step, err)
+	}
+	x.run = next
+	return nil
+}
