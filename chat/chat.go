@@ -1,0 +1,102 @@
+// Package chat holds what the application says back to people, independent of how it is
+// delivered: a Message (fallback text plus Block Kit), a Refusal (an ephemeral "no, because…"),
+// and the small text helpers every card uses so that states read the same everywhere.
+package chat
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/slack-go/slack"
+
+	"github.com/opsbot-dev/opsbot/store"
+)
+
+// Message is something to show in Slack: Text is the fallback (notifications, screen readers)
+// and the whole message when Blocks is empty.
+type Message struct {
+	Text   string
+	Blocks []slack.Block
+}
+
+// Text returns a message of plain mrkdwn text.
+func Text(format string, args ...any) Message {
+	return Message{Text: fmt.Sprintf(format, args...)}
+}
+
+// Empty reports whether there is nothing to say.
+func (m Message) Empty() bool { return m.Text == "" && len(m.Blocks) == 0 }
+
+// BlocksJSON encodes the blocks for the outbox (nil when there are none).
+func (m Message) BlocksJSON() (json.RawMessage, error) {
+	if len(m.Blocks) == 0 {
+		return nil, nil
+	}
+	data, err := json.Marshal(m.Blocks)
+	if err != nil {
+		return nil, fmt.Errorf("encoding blocks: %w", err)
+	}
+	return data, nil
+}
+
+// Refusal is a domain's "no": the person may not do this, or it cannot be done now. The reason
+// is shown to them alone and recorded in the audit log as refused.
+type Refusal struct {
+	Reason string
+}
+
+func (r *Refusal) Error() string { return r.Reason }
+
+// Refuse returns a *Refusal with a formatted reason.
+func Refuse(format string, args ...any) error {
+	return &Refusal{Reason: fmt.Sprintf(format, args...)}
+}
+
+// AsRefusal returns the refusal inside err, if there is one.
+func AsRefusal(err error) (*Refusal, bool) {
+	var r *Refusal
+	ok := errors.As(err, &r)
+	return r, ok
+}
+
+// StepIcon is the symbol the cards use for a step state (UX.md): ✅ passed · ⏳ waiting on
+// time · ⏸ waiting on a person · 🔄 running · ❌ failed · ⏭ skipped · `·` not started.
+func StepIcon(state store.StepState, onPerson bool) string {
+	switch state {
+	case store.StepPassed:
+		return "✅"
+	case store.StepFailed:
+		return "❌"
+	case store.StepSkipped:
+		return "⏭"
+	case store.StepRunning:
+		return "🔄"
+	case store.StepWaiting:
+		if onPerson {
+			return "⏸"
+		}
+		return "⏳"
+	}
+	return "·"
+}
+
+// Escape makes text safe inside mrkdwn: Slack's three control characters are escaped, so user
+// text can neither open a link nor mention anyone.
+func Escape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+}
+
+// User mentions a Slack user.
+func User(id string) string { return "<@" + id + ">" }
+
+// Link is a mrkdwn link.
+func Link(url, label string) string { return "<" + url + "|" + Escape(label) + ">" }
+
+// Actor is the person behind a command or a click.
+type Actor struct {
+	UserID    string
+	UserName  string
+	ChannelID string // where they acted
+}
