@@ -73,6 +73,12 @@ func (s RunState) Final() bool {
 	return s == RunSucceeded || s == RunFailed || s == RunCancelled
 }
 
+// Active reports whether the runner still has work on a run in this state. It is not the
+// same as !Final(), which is also true of a misspelt state.
+func (s RunState) Active() bool {
+	return s == RunRunning || s == RunWaiting
+}
+
 // StepState is the state of one step of a run.
 type StepState string
 
@@ -115,7 +121,7 @@ type Run struct {
 	Data        json.RawMessage
 	Steps       []Step
 	WakeAt      *time.Time // the runner looks at the run again at this time; nil: only on an event
-	LockName    string     // the lock this run holds, if any (released when the run ends)
+	LockName    string     // the lock CreateRun takes for this run, if any; held while the run is active
 	Version     int64      // incremented by every write; UpdateRun compares it
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
@@ -207,12 +213,16 @@ const (
 // OutboxMessage is a Slack write waiting to be made, identified by an idempotency key.
 //
 // Enqueue is idempotent by Key: enqueuing a key that exists is a no-op, except for an Upsert
-// message, whose new content replaces the old and becomes pending again (the worker then calls
+// message with new content (Text or Blocks differ), which replaces the old content, gets the
+// next Revision, restarts its Attempts and becomes pending again (the worker then calls
 // chat.update on the already-posted message). Status cards are upserts keyed by run.
 //
-// A message with ThreadOf is a reply in the thread of the message with that key; it is not
-// claimed until its parent has been posted (has a TS). Posts to one channel are claimed in
-// order of ID, one at a time, so a channel reads in the order things happened.
+// A message with ThreadOf is a reply in the thread of the message with that key, which must
+// have been enqueued before it; it is not claimed until its parent has been posted (has a TS).
+// Messages not yet posted to one channel are claimed in order of ID, one at a time, so a channel
+// reads in the order things happened; an upsert of an already-posted message is not held up by
+// that order. When a parent that was never posted is killed, its pending replies die with it, so
+// that they cannot hold up their channel forever.
 type OutboxMessage struct {
 	ID        int64
 	Key       string
@@ -239,7 +249,7 @@ type OutboxMessage struct {
 }
 
 // Store is opsbot's durable state. All methods are safe for concurrent use by several
-// goroutines and several replicas (PostgreSQL).
+// goroutines and several replicas (PostgreSQL). Times come back in UTC.
 type Store interface {
 	// Ping reports whether the database answers (used by /readyz).
 	Ping(ctx context.Context) error
@@ -255,10 +265,11 @@ type Store interface {
 	// ListAudit returns audit entries, newest first.
 	ListAudit(ctx context.Context, q AuditQuery) ([]AuditEntry, error)
 
-	// CreateRun inserts a run with its steps. If lockName is not empty the run takes that lock
-	// in the same transaction; if another active run holds it, CreateRun returns a
-	// *LockHeldError and creates nothing. A run whose Key exists returns ErrDuplicateKey.
-	CreateRun(ctx context.Context, r Run, lockName string) (Run, error)
+	// CreateRun inserts a run with its steps; the run must start in an active state. If
+	// r.LockName is not empty the run takes that lock in the same transaction; if another run
+	// holds it, CreateRun returns a *LockHeldError and creates nothing. A run whose Key exists
+	// returns ErrDuplicateKey. The store sets ID, Version, CreatedAt and UpdatedAt.
+	CreateRun(ctx context.Context, r Run) (Run, error)
 	// GetRun returns a run by ID (ErrNotFound).
 	GetRun(ctx context.Context, id int64) (Run, error)
 	// GetRunByKey returns a run by its natural key (ErrNotFound).
@@ -266,7 +277,10 @@ type Store interface {
 	// UpdateRun re-reads the run, calls mutate on a copy and writes the result if the run did
 	// not change in between, retrying mutate on a fresh copy otherwise. An error from mutate
 	// aborts the update and is returned as is. When the run reaches a final state its lock is
-	// released in the same transaction. Lease fields are not changed by UpdateRun.
+	// released in the same transaction, so a final run never holds a lock; a final run cannot
+	// become active again. mutate may change Env, State, RequestedBy, Channel, Title, Data,
+	// Steps and WakeAt; the store keeps ID, Kind, Key, LockName, CreatedAt and the lease fields,
+	// and sets Version, UpdatedAt and FinishedAt (when the run first reaches a final state).
 	UpdateRun(ctx context.Context, id int64, mutate func(*Run) error) (Run, error)
 	// ListRuns returns runs, newest first.
 	ListRuns(ctx context.Context, q RunQuery) ([]Run, error)
@@ -278,9 +292,11 @@ type Store interface {
 	RenewLease(ctx context.Context, runID int64, owner string, until time.Time) error
 	// ReleaseLease gives up owner's lease on a run (no error if it was already lost).
 	ReleaseLease(ctx context.Context, runID int64, owner string) error
-	// NextWake returns the earliest WakeAt among active runs, or nil when none is scheduled.
+	// NextWake returns the earliest time at which an active run becomes claimable (its WakeAt,
+	// or the end of another owner's lease if that is later), or nil when none is scheduled.
 	NextWake(ctx context.Context) (*time.Time, error)
-	// CountRuns counts runs by state (for the runs-by-state metric).
+	// CountRuns counts runs by state (for the runs-by-state metric); every state is present,
+	// with 0 when no run is in it.
 	CountRuns(ctx context.Context) (map[RunState]int, error)
 
 	// GetLock returns who holds a lock (ErrNotFound when free).
@@ -293,15 +309,19 @@ type Store interface {
 	ListRunEvents(ctx context.Context, runID int64) ([]RunEvent, error)
 
 	// Enqueue adds a message to the outbox (see OutboxMessage for the key rules) and returns
-	// the stored message.
+	// the stored message. A zero NextAt means now; a ThreadOf naming no message is ErrNotFound.
 	Enqueue(ctx context.Context, m OutboxMessage) (OutboxMessage, error)
 	// ClaimOutbox leases up to limit pending messages that are due, for owner.
 	ClaimOutbox(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]OutboxMessage, error)
 	// CompleteOutbox records that a claimed message was sent as revision rev, with Slack's ts.
+	// The message stays pending (with its TS) if a newer revision arrived meanwhile.
+	// CompleteOutbox, RetryOutbox and KillOutbox return ErrLeaseLost when another owner has
+	// claimed the message since.
 	CompleteOutbox(ctx context.Context, id int64, owner string, rev int64, ts string, at time.Time) error
 	// RetryOutbox puts a claimed message back, not to be claimed before next.
 	RetryOutbox(ctx context.Context, id int64, owner string, next time.Time, lastErr string) error
-	// KillOutbox marks a claimed message dead: Slack refused it for good.
+	// KillOutbox marks a claimed message dead: Slack refused it for good. If it was never
+	// posted, its pending replies are marked dead too.
 	KillOutbox(ctx context.Context, id int64, owner string, lastErr string) error
 	// GetOutbox returns a message by key (ErrNotFound).
 	GetOutbox(ctx context.Context, key string) (OutboxMessage, error)

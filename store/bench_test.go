@@ -1,0 +1,113 @@
+package store_test
+
+import (
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/opsbot-dev/opsbot/store"
+)
+
+// BenchmarkListRuns measures the queries behind /deploy history, /deploy status and the
+// rollback target on a database holding a year of runs (100k, nearly all finished).
+func BenchmarkListRuns(b *testing.B) {
+	const runs = 100_000
+	newest := time.Date(2026, 11, 25, 14, 0, 0, 0, time.UTC)
+	queries := []struct {
+		name  string
+		query store.RunQuery
+	}{
+		{"History", store.RunQuery{Kinds: []store.RunKind{store.KindDeploy, store.KindRollback}, Env: "production", Limit: 20}},
+		{"HistoryPage", store.RunQuery{Kinds: []store.RunKind{store.KindDeploy, store.KindRollback}, Env: "production",
+			BeforeID: runs / 2, Limit: 20}},
+		{"HistoryOfANewEnvironment", store.RunQuery{Kinds: []store.RunKind{store.KindDeploy, store.KindRollback}, Env: "qa", Limit: 20}},
+		{"Status", store.RunQuery{Active: true}},
+		{"LastGoodDeploy", store.RunQuery{Kinds: []store.RunKind{store.KindDeploy}, Env: "production",
+			States: []store.RunState{store.RunSucceeded}, Limit: 1}},
+		{"IncidentsThisWeek", store.RunQuery{Kinds: []store.RunKind{store.KindIncident}, Since: newest.Add(-7 * 24 * time.Hour)}},
+	}
+	for _, database := range []struct {
+		name   string
+		driver string
+		open   func(b *testing.B) (store.Config, string)
+	}{
+		{"SQLite", "sqlite", func(b *testing.B) (store.Config, string) {
+			path := filepath.Join(b.TempDir(), "opsbot.db")
+			return store.Config{Driver: store.SQLite, DSN: path}, path
+		}},
+		{"Postgres", "pgx", func(b *testing.B) (store.Config, string) {
+			dsn := newPostgresSchema(b)
+			return store.Config{Driver: store.Postgres, DSN: dsn}, dsn
+		}},
+	} {
+		b.Run(database.name, func(b *testing.B) {
+			cfg, dsn := database.open(b)
+			s := openStore(b, cfg)
+			seedRuns(b, database.driver, dsn, runs, newest)
+			for _, q := range queries {
+				b.Run(q.name, func(b *testing.B) {
+					for b.Loop() {
+						if _, err := s.ListRuns(b.Context(), q.query); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
+			}
+		})
+	}
+}
+
+// seedRuns inserts n runs, one every five minutes up to newest, straight into the database:
+// through the store it would take minutes.
+func seedRuns(b *testing.B, driver, dsn string, n int, newest time.Time) {
+	b.Helper()
+	db, err := sql.Open(driver, dsn)
+	require.NoError(b, err)
+	defer db.Close()
+	tx, err := db.BeginTx(b.Context(), nil)
+	require.NoError(b, err)
+	defer func() { _ = tx.Rollback() }()
+
+	kinds := []store.RunKind{store.KindDeploy, store.KindDeploy, store.KindDeploy, store.KindDeploy,
+		store.KindRelease, store.KindRelease, store.KindRollback, store.KindIncident, store.KindIncident, store.KindIncident}
+	envs := []string{"production", "staging", "development"}
+	steps := `[` + strings.Repeat(`{"name":"step","state":"passed","detail":"done in 3 min"},`, 9) +
+		`{"name":"verify","state":"passed"}]`
+	const batch = 500
+	for first := 0; first < n; first += batch {
+		var values []string
+		var args []any
+		for i := first; i < min(first+batch, n); i++ {
+			kind, env, state := kinds[i%len(kinds)], "", store.RunSucceeded
+			if kind == store.KindDeploy || kind == store.KindRollback {
+				env = envs[i%len(envs)]
+			}
+			switch {
+			case i >= n-20:
+				state = store.RunWaiting
+			case i%17 == 0:
+				state = store.RunFailed
+			}
+			at := newest.Add(-time.Duration(n-i) * 5 * time.Minute).UnixNano()
+			p := len(args)
+			values = append(values, fmt.Sprintf("($%d, $%d, $%d, 'U_ALICE', 'C_DEPLOYS', $%d, $%d, '', 1, $%d, $%d, '')",
+				p+1, p+2, p+3, p+4, p+5, p+6, p+6))
+			args = append(args, kind, env, state, fmt.Sprint("run ", i), steps, at)
+		}
+		_, err := tx.ExecContext(b.Context(), `INSERT INTO runs (kind, env, state, requested_by, channel, title, steps,
+			lock_name, version, created_at, updated_at, lease_owner) VALUES `+strings.Join(values, ", "), args...)
+		require.NoError(b, err)
+	}
+	require.NoError(b, tx.Commit())
+	if driver == "pgx" {
+		// Autovacuum keeps the planner's statistics in a live database; a table loaded a
+		// moment ago has none, and PostgreSQL would plan as if every run were active.
+		_, err = db.ExecContext(b.Context(), `ANALYZE runs`)
+		require.NoError(b, err)
+	}
+}

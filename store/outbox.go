@@ -1,0 +1,192 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// outboxColumns ends with the thread parent's TS, looked up rather than stored, so that it is
+// current whenever a message is read.
+const outboxColumns = `id, key, op, upsert, channel, user_id, thread_of, text, blocks, state, ts, attempts,
+	next_at, last_error, created_at, sent_at, revision, lease_owner, lease_until,
+	COALESCE((SELECT parent.ts FROM outbox AS parent WHERE parent.key = outbox.thread_of), '')`
+
+func scanOutbox(row scanner) (OutboxMessage, error) {
+	var (
+		m                  OutboxMessage
+		blocks             []byte
+		nextAt, createdAt  int64
+		sentAt, leaseUntil sql.NullInt64
+	)
+	if err := row.Scan(&m.ID, &m.Key, &m.Op, &m.Upsert, &m.Channel, &m.User, &m.ThreadOf, &m.Text, &blocks,
+		&m.State, &m.TS, &m.Attempts, &nextAt, &m.LastError, &createdAt, &sentAt, &m.Revision,
+		&m.LeaseOwner, &leaseUntil, &m.ThreadTS); err != nil {
+		return OutboxMessage{}, err
+	}
+	m.Blocks = blocks
+	m.NextAt = fromUnixNano(nextAt)
+	m.CreatedAt = fromUnixNano(createdAt)
+	m.SentAt = fromNullUnixNano(sentAt)
+	m.LeaseUntil = fromNullUnixNano(leaseUntil)
+	return m, nil
+}
+
+// Enqueue adds a message, or replaces an upsert's content when it changed.
+func (s *SQL) Enqueue(ctx context.Context, m OutboxMessage) (OutboxMessage, error) {
+	switch {
+	case m.Key == "" || m.Channel == "":
+		return OutboxMessage{}, fmt.Errorf("enqueuing %q: need a key and a channel", m.Key)
+	case m.Op != OpPost && m.Op != OpEphemeral:
+		return OutboxMessage{}, fmt.Errorf("enqueuing %q: unknown operation %q", m.Key, m.Op)
+	case m.Op == OpEphemeral && m.User == "":
+		return OutboxMessage{}, fmt.Errorf("enqueuing %q: an ephemeral message needs a user", m.Key)
+	}
+	now := s.now()
+	if m.NextAt.IsZero() {
+		m.NextAt = now
+	}
+	var stored OutboxMessage
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if m.ThreadOf != "" {
+			// A reply to a message that does not exist would wait for its TS forever and hold
+			// up every later message to its channel.
+			var exists bool
+			if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM outbox WHERE key = $1)`,
+				m.ThreadOf).Scan(&exists); err != nil {
+				return err
+			}
+			if !exists {
+				return fmt.Errorf("thread parent %q: %w", m.ThreadOf, ErrNotFound)
+			}
+		}
+		var err error
+		stored, err = scanOutbox(tx.QueryRowContext(ctx, `INSERT INTO outbox (key, op, upsert, channel, user_id,
+			thread_of, text, blocks, state, ts, attempts, next_at, last_error, created_at, revision, lease_owner)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', '', 0, $9, '', $10, 1, '')
+			ON CONFLICT (key) DO UPDATE SET text = excluded.text, blocks = excluded.blocks,
+				revision = outbox.revision + 1, state = 'pending', attempts = 0, last_error = ''
+			WHERE excluded.upsert AND (outbox.text <> excluded.text OR outbox.blocks IS DISTINCT FROM excluded.blocks)
+			RETURNING `+outboxColumns,
+			m.Key, m.Op, m.Upsert, m.Channel, m.User, m.ThreadOf, m.Text, jsonValue(m.Blocks),
+			unixNano(m.NextAt), unixNano(now)))
+		if errors.Is(err, sql.ErrNoRows) { // the key exists and stays as it is
+			stored, err = getOutbox(ctx, tx, m.Key)
+		}
+		return err
+	})
+	if err != nil {
+		return OutboxMessage{}, s.failed(fmt.Sprintf("enqueuing %q", m.Key), err)
+	}
+	return stored, nil
+}
+
+// GetOutbox returns a message by key.
+func (s *SQL) GetOutbox(ctx context.Context, key string) (OutboxMessage, error) {
+	m, err := getOutbox(ctx, s.reader, key)
+	if err != nil {
+		return OutboxMessage{}, s.failed(fmt.Sprintf("getting outbox message %q", key), err)
+	}
+	return m, nil
+}
+
+func getOutbox(ctx context.Context, q querier, key string) (OutboxMessage, error) {
+	m, err := scanOutbox(q.QueryRowContext(ctx, `SELECT `+outboxColumns+` FROM outbox WHERE key = $1`, key))
+	if errors.Is(err, sql.ErrNoRows) {
+		return OutboxMessage{}, ErrNotFound
+	}
+	return m, err
+}
+
+// ClaimOutbox leases the messages that may be sent now, lowest ID first: due, not leased by
+// anyone else, with a posted thread parent, and first in their channel unless already posted.
+func (s *SQL) ClaimOutbox(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]OutboxMessage, error) {
+	claimed, err := queryAll(ctx, s.writer, scanOutbox, `UPDATE outbox
+		SET lease_owner = $1, lease_until = $2, attempts = attempts + 1
+		WHERE id IN (
+			SELECT id FROM outbox AS m
+			WHERE m.state = 'pending' AND m.next_at <= $3 AND (m.lease_until IS NULL OR m.lease_until <= $3)
+				AND (m.thread_of = '' OR EXISTS (
+					SELECT 1 FROM outbox AS parent WHERE parent.key = m.thread_of AND parent.ts <> ''))
+				AND (m.ts <> '' OR NOT EXISTS (
+					SELECT 1 FROM outbox AS earlier
+					WHERE earlier.channel = m.channel AND earlier.state = 'pending' AND earlier.ts = ''
+						AND earlier.id < m.id))
+			ORDER BY m.id
+			LIMIT $4`+s.dialect.skipLocked+`
+		)
+		RETURNING `+outboxColumns,
+		owner, unixNano(now.Add(lease)), unixNano(now), limit)
+	if err != nil {
+		return nil, s.failed("claiming outbox messages", err)
+	}
+	slices.SortFunc(claimed, func(a, b OutboxMessage) int { return cmp.Compare(a.ID, b.ID) })
+	return claimed, nil
+}
+
+// CompleteOutbox records a send; the message is done only if rev is still its revision.
+func (s *SQL) CompleteOutbox(ctx context.Context, id int64, owner string, rev int64, ts string, at time.Time) error {
+	completed, err := s.writer.ExecContext(ctx, `UPDATE outbox
+		SET state = CASE WHEN revision = $3 THEN 'sent' ELSE 'pending' END,
+			ts = $4, sent_at = $5, last_error = '', lease_owner = '', lease_until = NULL
+		WHERE id = $1 AND lease_owner = $2`, id, owner, rev, ts, unixNano(at))
+	if err == nil {
+		err = leaseHeld(completed)
+	}
+	if err != nil {
+		return s.failed(fmt.Sprintf("completing outbox message %d", id), err)
+	}
+	return nil
+}
+
+// RetryOutbox puts a claimed message back until next.
+func (s *SQL) RetryOutbox(ctx context.Context, id int64, owner string, next time.Time, lastErr string) error {
+	retried, err := s.writer.ExecContext(ctx, `UPDATE outbox
+		SET next_at = $3, last_error = $4, lease_owner = '', lease_until = NULL
+		WHERE id = $1 AND lease_owner = $2`, id, owner, unixNano(next), lastErr)
+	if err == nil {
+		err = leaseHeld(retried)
+	}
+	if err != nil {
+		return s.failed(fmt.Sprintf("retrying outbox message %d", id), err)
+	}
+	return nil
+}
+
+// KillOutbox marks a claimed message dead, and its pending replies if it was never posted.
+func (s *SQL) KillOutbox(ctx context.Context, id int64, owner string, lastErr string) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var key, ts string
+		err := tx.QueryRowContext(ctx, `UPDATE outbox
+			SET state = 'dead', last_error = $3, lease_owner = '', lease_until = NULL
+			WHERE id = $1 AND lease_owner = $2
+			RETURNING key, ts`, id, owner, lastErr).Scan(&key, &ts)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrLeaseLost
+		}
+		if err != nil || ts != "" {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE outbox SET state = 'dead', last_error = $2
+			WHERE thread_of = $1 AND state = 'pending'`, key, fmt.Sprintf("thread parent %q is dead: %s", key, lastErr))
+		return err
+	})
+	if err != nil {
+		return s.failed(fmt.Sprintf("killing outbox message %d", id), err)
+	}
+	return nil
+}
+
+// OutboxStats counts pending messages and finds the earliest NextAt among them.
+func (s *SQL) OutboxStats(ctx context.Context) (pending int, nextDue *time.Time, err error) {
+	var next sql.NullInt64
+	if err := s.reader.QueryRowContext(ctx, `SELECT COUNT(*), MIN(next_at) FROM outbox WHERE state = 'pending'`).
+		Scan(&pending, &next); err != nil {
+		return 0, nil, s.failed("reading outbox stats", err)
+	}
+	return pending, fromNullUnixNano(next), nil
+}

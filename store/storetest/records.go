@@ -1,0 +1,127 @@
+package storetest
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/opsbot-dev/opsbot/store"
+)
+
+func testRecords(t *testing.T, newDatabase func(t *testing.T) OpenFunc) {
+	t.Run("FirstDeliveryIsTrueOnceAcrossReplicas", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, newDatabase)
+		replicas := []store.Store{b.store, b.open()}
+		const deliveries = 10
+		firsts := make([]bool, deliveries)
+		errs := make([]error, deliveries)
+		parallel(deliveries, func(i int) {
+			firsts[i], errs[i] = replicas[i%2].FirstDelivery(t.Context(), "envelope:1", start)
+		})
+
+		winners := 0
+		for i := range deliveries {
+			require.NoError(t, errs[i])
+			if firsts[i] {
+				winners++
+			}
+		}
+		require.Equal(t, 1, winners)
+		first, err := b.store.FirstDelivery(t.Context(), "envelope:2", start)
+		require.NoError(t, err)
+		require.True(t, first, "another key is new")
+	})
+
+	t.Run("AuditLog", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, newDatabase)
+		ctx := t.Context()
+		stamped, err := b.store.AppendAudit(ctx, store.AuditEntry{Actor: "U_ALICE", Action: "/deploy v1.0.0", RunID: 1, Outcome: "ok"})
+		require.NoError(t, err)
+		require.NotZero(t, stamped.ID)
+		require.Equal(t, start, stamped.At, "a zero At means now")
+		for _, e := range []store.AuditEntry{
+			{At: start.Add(time.Minute), Actor: "U_BOB", Action: "click deploy.approve", RunID: 1, Outcome: "refused",
+				Detail: "You requested this deploy; someone else must approve it."},
+			{At: start.Add(2 * time.Minute), Actor: "U_ALICE", Action: "/deploy status", Outcome: "ok"},
+			{At: start.Add(3 * time.Minute), Actor: "U_ERIN", Action: "click deploy.approve", RunID: 1, Outcome: "ok"},
+		} {
+			_, err := b.store.AppendAudit(ctx, e)
+			require.NoError(t, err)
+		}
+
+		for _, tc := range []struct {
+			name  string
+			query store.AuditQuery
+			want  []string // actors, newest first
+		}{
+			{"All", store.AuditQuery{}, []string{"U_ERIN", "U_ALICE", "U_BOB", "U_ALICE"}},
+			{"Actor", store.AuditQuery{Actor: "U_ALICE"}, []string{"U_ALICE", "U_ALICE"}},
+			{"Run", store.AuditQuery{RunID: 1}, []string{"U_ERIN", "U_BOB", "U_ALICE"}},
+			{"Since", store.AuditQuery{Since: start.Add(2 * time.Minute)}, []string{"U_ERIN", "U_ALICE"}},
+			{"Limit", store.AuditQuery{RunID: 1, Limit: 1}, []string{"U_ERIN"}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				entries, err := b.store.ListAudit(ctx, tc.query)
+				require.NoError(t, err)
+				var actors []string
+				for _, e := range entries {
+					actors = append(actors, e.Actor)
+				}
+				require.Equal(t, tc.want, actors)
+			})
+		}
+		entries, err := b.store.ListAudit(ctx, store.AuditQuery{Actor: "U_BOB"})
+		require.NoError(t, err)
+		require.Equal(t, "You requested this deploy; someone else must approve it.", entries[0].Detail)
+	})
+
+	t.Run("RunEvents", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, newDatabase)
+		ctx := t.Context()
+		incident := b.createRun(t, store.Run{Kind: store.KindIncident, State: store.RunRunning, Title: "Checkout errors"})
+		other := b.createRun(t, deploy("deploy"))
+
+		update, added, err := b.store.AppendRunEvent(ctx, store.RunEvent{RunID: incident.ID, Kind: "update",
+			Actor: "U_CAROL", Text: "Rolled back", Data: json.RawMessage(`{"status":"monitoring"}`)})
+		require.NoError(t, err)
+		require.True(t, added)
+		require.Equal(t, start, update.At, "a zero At means now")
+		requireJSONEq(t, json.RawMessage(`{"status":"monitoring"}`), update.Data)
+
+		pin := store.RunEvent{RunID: incident.ID, At: start.Add(-time.Hour), Kind: "pin", Actor: "U_DAVE",
+			Text: "Errors started at 13:02", Key: "pin:1700000000.000100"}
+		pinned, added, err := b.store.AppendRunEvent(ctx, pin)
+		require.NoError(t, err)
+		require.True(t, added)
+		pin.Text = "the same pin, seen again"
+		again, added, err := b.store.AppendRunEvent(ctx, pin)
+		require.NoError(t, err)
+		require.False(t, added)
+		require.Equal(t, pinned, again)
+		_, added, err = b.store.AppendRunEvent(ctx, store.RunEvent{RunID: other.ID, Kind: "pin", Key: pin.Key})
+		require.NoError(t, err)
+		require.True(t, added, "keys are unique per run")
+		_, added, err = b.store.AppendRunEvent(ctx, store.RunEvent{RunID: incident.ID, Kind: "update", Text: "Rolled back"})
+		require.NoError(t, err)
+		require.True(t, added, "events without a key are never de-duplicated")
+
+		events, err := b.store.ListRunEvents(ctx, incident.ID)
+		require.NoError(t, err)
+		require.Len(t, events, 3)
+		require.Equal(t, pinned, events[0], "ordered by when it happened")
+		require.Equal(t, update, events[1])
+		require.Equal(t, start, events[2].At)
+		require.Greater(t, events[2].ID, events[1].ID, "then by ID")
+	})
+
+	t.Run("Ping", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, newDatabase)
+		require.NoError(t, b.store.Ping(t.Context()))
+	})
+}
