@@ -103,11 +103,10 @@ func (r *Runner) Nudge() {
 
 // Idle reports whether no run is being advanced and none is due.
 func (r *Runner) Idle(ctx context.Context) bool {
-	if r.active.Load() > 0 {
-		return false
-	}
+	// The store is read before the counter: a run claimed in between looks not due (leased)
+	// but is already counted, while the other order could miss it altogether.
 	next, err := r.opts.Store.NextWake(ctx)
-	if err != nil {
+	if err != nil || r.active.Load() > 0 {
 		return false
 	}
 	return next == nil || next.After(r.opts.Clock.Now())
@@ -130,13 +129,16 @@ func (r *Runner) Run(ctx context.Context) error {
 	for {
 		free := cap(slots) - len(slots)
 		if free > 0 {
+			// Counted as active while claiming, so that Idle never sees a run that is
+			// leased but not yet being advanced.
+			r.active.Add(1)
 			runs, err := r.opts.Store.ClaimRuns(ctx, r.opts.Replica, r.opts.Clock.Now(), r.opts.Lease, free)
 			if err != nil && ctx.Err() == nil {
 				r.log.Error().Err(err).Msg("claiming due runs failed")
 			}
+			r.active.Add(int64(len(runs)) - 1)
 			for _, run := range runs {
 				slots <- struct{}{}
-				r.active.Add(1)
 				wg.Go(func() {
 					defer func() { <-slots; r.active.Add(-1); r.Nudge() }()
 					r.advance(ctx, run)
@@ -171,15 +173,16 @@ func (r *Runner) advance(ctx context.Context, run store.Run) {
 	// before another one that took the run over gets far.
 	stepCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	runID := run.ID
 	renewed := make(chan struct{})
 	go func() {
 		defer close(renewed)
-		r.renewLease(stepCtx, cancel, run.ID, log)
+		r.renewLease(stepCtx, cancel, runID, log)
 	}()
 	defer func() {
 		cancel()
 		<-renewed
-		r.release(run.ID, log)
+		r.release(runID, log)
 	}()
 
 	steps := wf.Steps(run)
