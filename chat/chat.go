@@ -61,10 +61,11 @@ func AsRefusal(err error) (*Refusal, bool) {
 	return r, ok
 }
 
-// StepIcon is the symbol the cards use for a step state (UX.md): ✅ passed · ⏳ waiting on
-// time · ⏸ waiting on a person · 🔄 running · ❌ failed · ⏭ skipped · `·` not started.
-func StepIcon(state store.StepState, onPerson bool) string {
-	switch state {
+// StepIcon is the symbol the cards use for a step (UX.md): ✅ passed · ⏳ waiting on time ·
+// ⏸ waiting on a person · 🔄 running, or an outside system at work · ❌ failed, or blocked until
+// fixed · ⏭ skipped · `·` not started.
+func StepIcon(s store.Step) string {
+	switch s.State {
 	case store.StepPassed:
 		return "✅"
 	case store.StepFailed:
@@ -74,8 +75,13 @@ func StepIcon(state store.StepState, onPerson bool) string {
 	case store.StepRunning:
 		return "🔄"
 	case store.StepWaiting:
-		if onPerson {
+		switch s.Wait {
+		case store.WaitPerson:
 			return "⏸"
+		case store.WaitSystem:
+			return "🔄"
+		case store.WaitBlocked:
+			return "❌"
 		}
 		return "⏳"
 	}

@@ -10,6 +10,7 @@ import (
 // records it in the store before it does anything else.
 type Result struct {
 	state  store.StepState
+	wait   store.WaitKind
 	detail string
 	// wakeAt is when the runner looks at the step again (waiting results); nil waits for an
 	// event such as a click.
@@ -29,27 +30,39 @@ func Skipped(reason string) Result { return Result{state: store.StepSkipped, det
 func Failed(detail string) Result { return Result{state: store.StepFailed, detail: detail} }
 
 // WaitForPerson: nothing happens until someone acts (a click wakes the run).
-func WaitForPerson(detail string) Result { return Result{state: store.StepWaiting, detail: detail} }
+func WaitForPerson(detail string) Result {
+	return Result{state: store.StepWaiting, wait: store.WaitPerson, detail: detail}
+}
 
 // WaitUntil: the step is due again at t (a soak gate, a reminder). The timer lives in the
 // store, not in a sleeping goroutine, so it survives restarts and fires once across replicas.
 func WaitUntil(t time.Time, detail string) Result {
-	return Result{state: store.StepWaiting, detail: detail, wakeAt: &t}
+	return Result{state: store.StepWaiting, wait: store.WaitTime, detail: detail, wakeAt: &t}
 }
 
 // Poll: waiting on an outside system (CI, a workflow run); look again after d.
 func Poll(now time.Time, d time.Duration, detail string) Result {
-	return WaitUntil(now.Add(d), detail)
+	t := now.Add(d)
+	return Result{state: store.StepWaiting, wait: store.WaitSystem, detail: detail, wakeAt: &t}
+}
+
+// Blocked: the step's condition failed (CI red, changes requested) and needs a fix; it is
+// re-checked at recheck, and passes then if the fix is in. The run is not failed by it.
+func Blocked(recheck time.Time, detail string) Result {
+	return Result{state: store.StepWaiting, wait: store.WaitBlocked, detail: detail, wakeAt: &recheck}
 }
 
 // Retry: a transient error (a 5xx, a 429, a timeout). The step is tried again after d; the
 // card says what it is waiting for, and the step is never marked passed on an error.
 func Retry(err error, d time.Duration) Result {
-	return Result{state: store.StepWaiting, detail: "retrying after an error: " + err.Error(), retryAfter: d, err: err}
+	return Result{state: store.StepWaiting, wait: store.WaitRetry, detail: "retrying after an error: " + err.Error(), retryAfter: d, err: err}
 }
 
 // State is the step state the result records.
 func (r Result) State() store.StepState { return r.state }
+
+// Wait is what a waiting result waits on.
+func (r Result) Wait() store.WaitKind { return r.wait }
 
 // Detail is what the card shows next to the step.
 func (r Result) Detail() string { return r.detail }

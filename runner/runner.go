@@ -279,8 +279,8 @@ func (r *Runner) record(ctx context.Context, run store.Run, name string, res Res
 			return fmt.Errorf("run %d has no step %q", cur.ID, name)
 		}
 		now := r.opts.Clock.Now()
-		visible = s.State != res.state || s.Detail != res.detail
-		s.State, s.Detail = res.state, res.detail
+		visible = s.State != res.state || s.Detail != res.detail || s.Wait != res.wait
+		s.State, s.Detail, s.Wait = res.state, res.detail, res.wait
 		switch res.state {
 		case store.StepPassed, store.StepSkipped:
 			s.FinishedAt = &now

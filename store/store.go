@@ -97,10 +97,24 @@ func (s StepState) Final() bool {
 	return s == StepPassed || s == StepFailed || s == StepSkipped
 }
 
+// WaitKind says what a waiting step waits on, so that a card can tell a person's turn from the
+// clock's.
+type WaitKind string
+
+// What a waiting step waits on.
+const (
+	WaitPerson  WaitKind = "person"  // a click or a command
+	WaitTime    WaitKind = "time"    // a timer (a soak gate, a reminder)
+	WaitSystem  WaitKind = "system"  // an outside system making progress (CI, a workflow run)
+	WaitBlocked WaitKind = "blocked" // a condition that failed and needs fixing; re-checked
+	WaitRetry   WaitKind = "retry"   // a transient error; tried again
+)
+
 // Step is one named step of a run. Steps are stored with their run and change with it.
 type Step struct {
 	Name       string          `json:"name"`
 	State      StepState       `json:"state"`
+	Wait       WaitKind        `json:"wait,omitempty"`   // for StepWaiting: on what
 	Detail     string          `json:"detail,omitempty"` // what the card shows next to the step
 	Data       json.RawMessage `json:"data,omitempty"`   // owned by the domain package
 	Attempts   int             `json:"attempts,omitempty"`
