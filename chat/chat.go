@@ -19,6 +19,9 @@ import (
 type Message struct {
 	Text   string
 	Blocks []slack.Block
+	// Channel is where an ephemeral reply goes when the person acted outside any channel
+	// (a modal); replies to commands and clicks go where the person acted.
+	Channel string
 }
 
 // Text returns a message of plain mrkdwn text.

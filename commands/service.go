@@ -32,6 +32,10 @@ type Domain interface {
 	ClaimsAction(actionID string) bool
 	// Click handles a button press. The domain authorises it against the state it re-reads.
 	Click(ctx context.Context, who chat.Actor, click Click) (chat.Message, error)
+	// ClaimsView reports whether the domain owns a modal's callback ID.
+	ClaimsView(callbackID string) bool
+	// Submit handles a submitted modal; the reply goes to the message's Channel, if any.
+	Submit(ctx context.Context, who chat.Actor, sub Submission) (chat.Message, error)
 }
 
 // Options configure a Service.
@@ -98,6 +102,8 @@ func (s *Service) Handle(ctx context.Context, in Inbound) error {
 		return s.handleCommand(ctx, in)
 	case Click:
 		return s.handleClick(ctx, in)
+	case Submission:
+		return s.handleSubmission(ctx, in)
 	}
 	return nil
 }
@@ -171,6 +177,32 @@ func (s *Service) handleClick(ctx context.Context, in Click) error {
 		return s.audit(ctx, who, action, "ok", "")
 	}
 	return s.audit(ctx, who, action, "ignored", "no domain owns this action")
+}
+
+func (s *Service) handleSubmission(ctx context.Context, in Submission) error {
+	who := chat.Actor{UserID: in.UserID, UserName: in.UserName}
+	action := "submit " + in.CallbackID
+	for _, d := range s.opts.Domains {
+		if !d.ClaimsView(in.CallbackID) {
+			continue
+		}
+		msg, err := d.Submit(ctx, who, in)
+		outcome, detail := "ok", ""
+		if r, ok := chat.AsRefusal(err); ok {
+			outcome, detail, msg = "refused", r.Reason, chat.Message{Text: r.Reason, Channel: msg.Channel}
+		} else if err != nil {
+			s.log.Error().Err(err).Str("view", in.CallbackID).Msg("handling a modal failed")
+			outcome, detail = "error", err.Error()
+			msg = chat.Message{Text: faultMessage().Text, Channel: msg.Channel}
+		}
+		if msg.Channel != "" {
+			if err := s.reply(ctx, in.DeliveryKey(), msg.Channel, in.UserID, msg); err != nil {
+				return err
+			}
+		}
+		return s.audit(ctx, who, action, outcome, detail)
+	}
+	return s.audit(ctx, who, action, "ignored", "no domain owns this modal")
 }
 
 func (s *Service) refuse(ctx context.Context, in Inbound, who chat.Actor, action, reason string) error {

@@ -25,13 +25,14 @@ type Config struct {
 	// Path is the file the configuration was read from ("" when built in code).
 	Path string `yaml:"-"`
 
-	Slack      Slack  `yaml:"slack"`
-	Roles      Roles  `yaml:"roles"`
-	Store      Store  `yaml:"store"`
-	HTTP       HTTP   `yaml:"http"`
-	GitHub     GitHub `yaml:"github"`
-	Deploy     Deploy `yaml:"deploy"`
-	Env        Env    `yaml:"-"`
+	Slack      Slack   `yaml:"slack"`
+	Roles      Roles   `yaml:"roles"`
+	Store      Store   `yaml:"store"`
+	HTTP       HTTP    `yaml:"http"`
+	GitHub     GitHub  `yaml:"github"`
+	Deploy     Deploy  `yaml:"deploy"`
+	Sandbox    Sandbox `yaml:"sandbox"`
+	Env        Env     `yaml:"-"`
 	lineOfPath map[string]int
 }
 
@@ -134,6 +135,14 @@ type Soak struct {
 // ChecklistRequired reports whether the checklist gate applies to the environment.
 func (e *Environment) ChecklistRequired() bool { return e.Checklist == nil || *e.Checklist }
 
+// Sandbox points opsbot at the sandbox fakes (`opsbot sandbox --config-out` writes it). Env
+// holds defaults for the environment variables: endpoints, and the sandbox's own publicly known
+// credentials. The real environment wins over them, and every URL here must be loopback, so a
+// real credential can never be sent to the sandbox or a sandbox one to a vendor.
+type Sandbox struct {
+	Env map[string]string `yaml:"env"`
+}
+
 // Duration is a time.Duration written as "30s", "24h" in YAML.
 type Duration time.Duration
 
@@ -205,7 +214,7 @@ func Parse(name string, data []byte, getenv func(string) string) (*Config, error
 			return nil, decodeProblems(name, err)
 		}
 	}
-	cfg.Env = readEnv(getenv)
+	cfg.Env = readEnv(withSandboxDefaults(getenv, cfg.Sandbox.Env))
 	cfg.applyDefaults()
 	if ps := cfg.validate(); len(ps) > 0 {
 		return nil, ps
@@ -431,8 +440,27 @@ func (c *Config) validate() Problems {
 			bad(path+".soak.environment", "required: the environment the release must have soaked in")
 		}
 	}
-	sort.Slice(ps, func(i, j int) bool { return ps[i].Line < ps[j].Line })
+	for _, name := range sortedKeys(c.Sandbox.Env) {
+		path := "sandbox.env." + name
+		value := c.Sandbox.Env[name]
+		switch {
+		case !knownEnvVar(name):
+			bad(path, "%s is not a variable opsbot reads (known: %s)", name, strings.Join(EnvVars, ", "))
+		case strings.HasSuffix(name, "_URL") && !isLoopback(value):
+			bad(path, "%q is not a loopback URL: sandbox settings may only point at the sandbox", value)
+		}
+	}
+	sort.SliceStable(ps, func(i, j int) bool { return ps[i].Line < ps[j].Line })
 	return ps
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // EnvironmentNames returns the configured environment names, sorted.

@@ -192,3 +192,27 @@ func TestCheckEnvAndIntegrations(t *testing.T) {
 		})
 	}
 }
+
+func TestSandboxEnvIsADefaultForLoopbackOnly(t *testing.T) {
+	t.Parallel()
+	sandboxed := minimal + `
+sandbox:
+  env:
+    SLACK_BOT_TOKEN: xoxb-sandbox
+    OPSBOT_SLACK_API_URL: http://127.0.0.1:4000/api/
+`
+	cfg, err := config.Parse("opsbot.yaml", []byte(sandboxed), noEnv)
+	require.NoError(t, err)
+	require.Equal(t, "xoxb-sandbox", cfg.Env.SlackBotToken.Reveal())
+	require.Equal(t, "http://127.0.0.1:4000/api/", cfg.Env.SlackAPIURL)
+
+	cfg, err = config.Parse("opsbot.yaml", []byte(sandboxed), func(k string) string {
+		return map[string]string{"SLACK_BOT_TOKEN": "xoxb-real"}[k]
+	})
+	require.NoError(t, err)
+	require.Equal(t, "xoxb-real", cfg.Env.SlackBotToken.Reveal(), "the real environment wins")
+
+	_, err = config.Parse("opsbot.yaml", []byte(minimal+"sandbox:\n  env:\n    OPSBOT_SLACK_API_URL: https://slack.com/api/\n    HOME: /root\n"), noEnv)
+	require.ErrorContains(t, err, `opsbot.yaml:12: sandbox.env.HOME: HOME is not a variable opsbot reads`)
+	require.ErrorContains(t, err, `opsbot.yaml:11: sandbox.env.OPSBOT_SLACK_API_URL: "https://slack.com/api/" is not a loopback URL`)
+}

@@ -57,10 +57,28 @@ var EnvVars = []string{
 	"OPSBOT_STATUSPAGE_API_URL", "AWS_ENDPOINT_URL",
 }
 
-func readEnv(getenv func(string) string) Env {
-	if getenv == nil {
-		getenv = func(string) string { return "" }
+func knownEnvVar(name string) bool {
+	for _, v := range EnvVars {
+		if v == name {
+			return true
+		}
 	}
+	return false
+}
+
+// withSandboxDefaults looks a variable up in the environment, then in the sandbox section.
+func withSandboxDefaults(getenv func(string) string, defaults map[string]string) func(string) string {
+	return func(name string) string {
+		if getenv != nil {
+			if v := getenv(name); v != "" {
+				return v
+			}
+		}
+		return defaults[name]
+	}
+}
+
+func readEnv(getenv func(string) string) Env {
 	return Env{
 		SlackAppToken:    NewSecret(getenv("SLACK_APP_TOKEN")),
 		SlackBotToken:    NewSecret(getenv("SLACK_BOT_TOKEN")),

@@ -58,6 +58,14 @@ func Retry(err error, d time.Duration) Result {
 	return Result{state: store.StepWaiting, wait: store.WaitRetry, detail: "retrying after an error: " + err.Error(), retryAfter: d, err: err}
 }
 
+// RecheckAt returns the result with a time at which the step is looked at again even if
+// nothing wakes it: a step waiting on a person that must also notice a change elsewhere (the
+// release head moving under an approval request).
+func (r Result) RecheckAt(t time.Time) Result {
+	r.wakeAt = &t
+	return r
+}
+
 // State is the step state the result records.
 func (r Result) State() store.StepState { return r.state }
 

@@ -101,15 +101,17 @@ func (r *Runner) Nudge() {
 	}
 }
 
-// Idle reports whether no run is being advanced and none is due.
-func (r *Runner) Idle(ctx context.Context) bool {
+// Idle reports whether no run is being advanced and none is due within the horizon: with a
+// horizon of a minute, a run that polls CI every 30 s is busy, one that waits a day for its
+// soak time is idle.
+func (r *Runner) Idle(ctx context.Context, horizon time.Duration) bool {
 	// The store is read before the counter: a run claimed in between looks not due (leased)
 	// but is already counted, while the other order could miss it altogether.
 	next, err := r.opts.Store.NextWake(ctx)
 	if err != nil || r.active.Load() > 0 {
 		return false
 	}
-	return next == nil || next.After(r.opts.Clock.Now())
+	return next == nil || next.After(r.opts.Clock.Now().Add(horizon))
 }
 
 // advancer is implemented by clocks that can jump (the sandbox's Offset clock): the runner
@@ -367,6 +369,9 @@ func (x *Exec) Run() store.Run { return x.run }
 
 // Now is the runner's clock.
 func (x *Exec) Now() time.Time { return x.clock.Now() }
+
+// StepName is the name of the step being run.
+func (x *Exec) StepName() string { return x.step }
 
 // StepData decodes the step's own data into v (left unchanged when there is none).
 func (x *Exec) StepData(v any) error {

@@ -127,7 +127,7 @@ func (b *bundle) create(t *testing.T) store.Run {
 // settle waits until the runner is idle and returns the run as stored.
 func (b *bundle) settle(t *testing.T, id int64) store.Run {
 	t.Helper()
-	require.Eventually(t, func() bool { return b.r.Idle(context.Background()) }, 5*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return b.r.Idle(context.Background(), 0) }, 5*time.Second, 10*time.Millisecond)
 	run, err := b.st.GetRun(context.Background(), id)
 	require.NoError(t, err)
 	return run

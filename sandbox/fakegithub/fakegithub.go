@@ -98,6 +98,10 @@ type Options struct {
 	Validator RequestValidator
 	// Workflow describes the deploy workflow; zero fields take its defaults.
 	Workflow Workflow
+	// Reviewer, when set, approves every pull request as it is opened, as a teammate would:
+	// the sandbox console has no GitHub user to review with. Tests leave it empty and call
+	// AddReview.
+	Reviewer string
 	// RateLimit is the number of requests per hour, GitHub's 5000 for a token by default.
 	RateLimit int
 	// SecondaryRetryAfter is the Retry-After of the secondary-rate-limit faults. Default: 60 s,

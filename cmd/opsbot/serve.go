@@ -1,0 +1,261 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"maps"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/rs/zerolog"
+	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/socketmode"
+
+	"github.com/opsbot-dev/opsbot/access"
+	"github.com/opsbot-dev/opsbot/bot"
+	"github.com/opsbot-dev/opsbot/clock"
+	"github.com/opsbot-dev/opsbot/commands"
+	"github.com/opsbot-dev/opsbot/config"
+	"github.com/opsbot-dev/opsbot/deploy"
+	"github.com/opsbot-dev/opsbot/integrations/github"
+	"github.com/opsbot-dev/opsbot/integrations/slackapi"
+	"github.com/opsbot-dev/opsbot/runner"
+	"github.com/opsbot-dev/opsbot/store"
+)
+
+func runServe(ctx context.Context, env environment, args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	path := fs.String("config", "opsbot.yaml", "configuration file")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err.Error()}
+	}
+	cfg, err := loadConfig(*path, env)
+	if err != nil {
+		return err
+	}
+	if ps := cfg.CheckEnv(); len(ps) > 0 {
+		fmt.Fprintln(env.stderr, ps.Error())
+		return errReported
+	}
+	log := newLogger(env.stderr)
+	return serve(ctx, cfg, serveOptions{Log: log, Clock: clock.Real{}})
+}
+
+// loadConfig reads the configuration, printing every problem with its line.
+func loadConfig(path string, env environment) (*config.Config, error) {
+	cfg, err := config.LoadFile(path, env.getenv)
+	var ps config.Problems
+	if errors.As(err, &ps) {
+		fmt.Fprintln(env.stderr, ps.Error())
+		return nil, errReported
+	}
+	return cfg, err
+}
+
+// newLogger writes JSON lines, or readable lines when w is a terminal.
+func newLogger(w io.Writer) zerolog.Logger {
+	if f, ok := w.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			w = zerolog.ConsoleWriter{Out: f, TimeFormat: time.TimeOnly}
+		}
+	}
+	return zerolog.New(w).With().Timestamp().Logger()
+}
+
+// serveOptions are what the console changes about serving: its clock, its logger, and hooks
+// to watch the bot from the terminal client.
+type serveOptions struct {
+	Log   zerolog.Logger
+	Clock clock.Clock
+	// Started, if set, is called with the running parts once everything is wired.
+	Started func(*app)
+	// SocketOptions tune the Socket Mode client (tests use a short ping interval).
+	SocketOptions []socketmode.Option
+}
+
+// app is the running bot: the parts the console and tests look at.
+type app struct {
+	Bot    *bot.Bot
+	Runner *runner.Runner
+	Store  store.Store
+}
+
+// Idle reports whether the bot has nothing to do until a person acts or a timer fires. Runs
+// that poll an outside system (CI, a workflow run) within the next minute count as busy.
+func (a *app) Idle(ctx context.Context) bool {
+	return a.Bot.Idle(ctx) && a.Runner.Idle(ctx, time.Minute)
+}
+
+// serve wires opsbot from cfg and serves until ctx is cancelled.
+func serve(ctx context.Context, cfg *config.Config, opts serveOptions) error {
+	log, clk := opts.Log, opts.Clock
+	replica := replicaName()
+	log = log.With().Str("replica", replica).Logger()
+	for _, in := range cfg.Integrations() {
+		log.Info().Str("integration", in.Name).Str("state", string(in.State)).Str("detail", in.Reason).Msg("integration")
+	}
+
+	st, err := openStore(ctx, cfg, clk, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	httpClient := &http.Client{Timeout: 30 * time.Second}
+	slackOpts := []slack.Option{slack.OptionAppLevelToken(cfg.Env.SlackAppToken.Reveal()), slack.OptionHTTPClient(httpClient)}
+	if cfg.Env.SlackAPIURL != "" {
+		slackOpts = append(slackOpts, slack.OptionAPIURL(cfg.Env.SlackAPIURL))
+	}
+	api := slack.New(cfg.Env.SlackBotToken.Reveal(), slackOpts...)
+	workspace := slackapi.New(api, clk, time.Minute)
+	roles := access.New(cfg.Roles, workspace)
+
+	// The runner is created once the workflows are known; the domains wake it through this.
+	var rn *runner.Runner
+	wake := func() {
+		if rn != nil {
+			rn.Nudge()
+		}
+	}
+	workflows := map[store.RunKind]runner.Workflow{}
+	var domains []commands.Domain
+	unavailable := map[string]string{
+		commands.Rollback: "/rollback arrives with post-deployment verification; it is not available on this opsbot yet.",
+		commands.Incident: "/incident is not set up on this opsbot yet.",
+	}
+	if cfg.Env.GitHubToken.Empty() {
+		for _, c := range []string{commands.Release, commands.Deploy, commands.Rollback} {
+			unavailable[c] = c + " needs GitHub, which is not configured on this opsbot (set GITHUB_TOKEN)."
+		}
+	} else {
+		owner, repo, _ := strings.Cut(cfg.GitHub.Repository, "/")
+		ghc, err := github.New(github.Options{
+			BaseURL: cfg.Env.GitHubAPIURL, Token: cfg.Env.GitHubToken, Owner: owner, Repo: repo,
+			HTTPClient: httpClient, Log: log,
+		})
+		if err != nil {
+			return fmt.Errorf("setting up GitHub: %w", err)
+		}
+		deploys, err := deploy.New(deploy.Options{
+			Store: st, GitHub: ghc, Roles: roles, Modals: workspace, Config: cfg, Clock: clk, Log: log, Wake: wake,
+		})
+		if err != nil {
+			return err
+		}
+		maps.Copy(workflows, deploys.Workflows())
+		domains = append(domains, commands.Deploys{Service: deploys})
+	}
+	rn, err = runner.New(runner.Options{
+		Store: st, Clock: clk, Log: log, Replica: replica, Lease: cfg.Store.Lease.Std(), Workflows: workflows,
+	})
+	if err != nil {
+		return err
+	}
+	svc, err := commands.NewService(commands.Options{
+		Store: st, Roles: roles, Clock: clk, Log: log, Domains: domains, Unavailable: unavailable,
+	})
+	if err != nil {
+		return err
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	b, err := bot.New(bot.Options{
+		Slack: api, Store: st, Handler: svc, Clock: clk, Log: log, Replica: replica,
+		Metrics: bot.NewMetrics(reg, st), SocketOptions: opts.SocketOptions,
+	})
+	if err != nil {
+		return err
+	}
+
+	var listener net.Listener
+	if cfg.HTTP.Listen != "" {
+		listener, err = net.Listen("tcp", cfg.HTTP.Listen)
+		if err != nil {
+			return fmt.Errorf("listening for health and metrics on %s: %w", cfg.HTTP.Listen, err)
+		}
+		log.Info().Str("addr", listener.Addr().String()).Msg("serving /healthz, /readyz and /metrics")
+	}
+	if opts.Started != nil {
+		opts.Started(&app{Bot: b, Runner: rn, Store: st})
+	}
+	return runAll(ctx, log,
+		func(ctx context.Context) error { return b.Run(ctx) },
+		func(ctx context.Context) error { return rn.Run(ctx) },
+		func(ctx context.Context) error { return serveHTTP(ctx, listener, b.HTTPHandler(reg)) },
+	)
+}
+
+func openStore(ctx context.Context, cfg *config.Config, clk clock.Clock, log zerolog.Logger) (*store.SQL, error) {
+	sc := store.Config{Driver: store.SQLite, DSN: cfg.Store.Path, Clock: clk, Logger: log}
+	if cfg.Store.Driver == "postgres" {
+		sc = store.Config{Driver: store.Postgres, DSN: cfg.Env.DatabaseURL.Reveal(), Clock: clk, Logger: log}
+	}
+	st, err := store.Open(ctx, sc)
+	if err != nil {
+		return nil, fmt.Errorf("opening the %s store: %w", cfg.Store.Driver, err)
+	}
+	return st, nil
+}
+
+// runAll runs every part until ctx is cancelled or one of them fails; then it cancels the
+// others and waits for them. It returns the first failure.
+func runAll(ctx context.Context, log zerolog.Logger, parts ...func(context.Context) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg    sync.WaitGroup
+		once  sync.Once
+		first error
+	)
+	for _, part := range parts {
+		wg.Go(func() {
+			if err := part(ctx); err != nil {
+				once.Do(func() { first = err })
+				log.Error().Err(err).Msg("stopping")
+				cancel()
+			}
+		})
+	}
+	wg.Wait()
+	return first
+}
+
+func serveHTTP(ctx context.Context, l net.Listener, h http.Handler) error {
+	if l == nil {
+		<-ctx.Done()
+		return nil
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdown)
+	}()
+	if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serving health and metrics: %w", err)
+	}
+	return nil
+}
+
+// replicaName identifies this process in leases: host, pid and a random suffix, so a restarted
+// process never mistakes its predecessor's leases for its own.
+func replicaName() string {
+	host, _ := os.Hostname()
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+}
