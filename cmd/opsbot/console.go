@@ -63,11 +63,10 @@ func runConsole(ctx context.Context, env environment, args []string) error {
 	fs.SetOutput(env.stderr)
 	var sf sandboxFlags
 	sf.register(fs)
-	logPath := fs.String("log", "", "write the bot's log here (default: a file in the session's temporary folder)")
+	logPath := fs.String("log", "", "write the bot's log here (default: a file in the session's temporary folder, removed at the end)")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
 	}
-
 	dir, err := os.MkdirTemp("", "opsbot-console-")
 	if err != nil {
 		return fmt.Errorf("making the console's folder: %w", err)
@@ -81,45 +80,72 @@ func runConsole(ctx context.Context, env environment, args []string) error {
 		return fmt.Errorf("opening the log: %w", err)
 	}
 	defer logFile.Close()
-	log := zerolog.New(logFile).With().Timestamp().Logger()
 
-	clk := clock.NewOffset()
-	sb, err := startSandbox(env, sf, clk, log)
+	r, err := startRig(ctx, env, sf, dir, zerolog.New(logFile).With().Timestamp().Logger())
 	if err != nil {
 		return err
 	}
-	defer sb.Close()
+	runErr := console.Run(ctx, console.Options{In: env.stdin, Out: env.stdout, Sandbox: r.sb, Clock: r.clk, Idle: r.app.Idle})
+	if err := r.stop(); err != nil {
+		return fmt.Errorf("%w (log: %s)", err, *logPath)
+	}
+	return runErr
+}
 
+// rig is the sandbox with the bot serving it, as the console runs them.
+type rig struct {
+	sb  *sandbox.Sandbox
+	clk *clock.Offset
+	app *app
+	cfg *config.Config
+	// stop stops the bot, then the sandbox, and reports how the bot ended.
+	stop func() error
+}
+
+// startRig starts the sandbox and the bot's serve path against it, and waits until the bot
+// is connected over Socket Mode. dir holds the store.
+func startRig(ctx context.Context, env environment, sf sandboxFlags, dir string, log zerolog.Logger) (*rig, error) {
+	clk := clock.NewOffset()
+	sb, err := startSandbox(env, sf, clk, log)
+	if err != nil {
+		return nil, err
+	}
 	// The sandbox's configuration, with no environment: a real token in the shell must never
 	// reach the sandbox, nor a sandbox one a vendor.
 	cfg, err := config.Parse("sandbox opsbot.yaml", []byte(sb.Config(filepath.Join(dir, "opsbot.db"))), nil)
 	if err != nil {
-		return fmt.Errorf("the sandbox's configuration is invalid: %w", err)
+		sb.Close()
+		return nil, fmt.Errorf("the sandbox's configuration is invalid: %w", err)
 	}
-
 	serveCtx, stopServing := context.WithCancel(ctx)
-	defer stopServing()
 	started := make(chan *app, 1)
 	served := make(chan error, 1)
 	go func() {
 		served <- serve(serveCtx, cfg, serveOptions{Log: log, Clock: clk, Started: func(a *app) { started <- a }})
 	}()
+	fail := func(err error) (*rig, error) {
+		stopServing()
+		sb.Close()
+		return nil, err
+	}
 	var a *app
 	select {
 	case a = <-started:
 	case err := <-served:
-		return fmt.Errorf("starting the bot: %w", err)
+		return fail(fmt.Errorf("starting the bot: %w", err))
 	}
 	if err := waitConnected(ctx, a, served); err != nil {
-		return err
+		return fail(err)
 	}
-
-	runErr := console.Run(ctx, console.Options{In: env.stdin, Out: env.stdout, Sandbox: sb, Clock: clk, Idle: a.Idle})
-	stopServing()
-	if err := <-served; err != nil {
-		return fmt.Errorf("the bot stopped: %w (log: %s)", err, *logPath)
-	}
-	return runErr
+	return &rig{sb: sb, clk: clk, app: a, cfg: cfg, stop: func() error {
+		stopServing()
+		err := <-served
+		sb.Close()
+		if err != nil {
+			return fmt.Errorf("the bot stopped: %w", err)
+		}
+		return nil
+	}}, nil
 }
 
 func waitConnected(ctx context.Context, a *app, served <-chan error) error {
