@@ -34,7 +34,7 @@ var faults = map[string]fault{
 	"ci pending": {"the checks on develop and the release heads stay in progress", githubFault(fakegithub.FaultCIPending, 100)},
 	"workflow fail": {"the next production workflow run fails at its deploy step",
 		githubFault(fakegithub.FaultWorkflowFail, 1)},
-	"soak young": {"the development deployment of develop's head is only 1 h old", githubFault(fakegithub.FaultSoakYoung, 1)},
+	"soak young":       {"the development deployment of develop's head is only 1 h old", githubFault(fakegithub.FaultSoakYoung, 1)},
 	"health unhealthy": {"2 load-balancer targets turn unhealthy and /health answers 503", awsFault(fakeaws.FaultHealthUnhealthy)},
 	"logs errors":      {"ERROR lines appear in CloudWatch Logs", awsFault(fakeaws.FaultLogsErrors)},
 	"alarm firing":     {"a CloudWatch alarm goes to ALARM", awsFault(fakeaws.FaultAlarmFiring)},

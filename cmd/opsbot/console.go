@@ -200,4 +200,3 @@ func runSandbox(ctx context.Context, env environment, args []string) error {
 	<-ctx.Done()
 	return nil
 }
-
