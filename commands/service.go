@@ -48,7 +48,19 @@ type Options struct {
 	// Unavailable explains, per command, why it is not served here (an integration that is not
 	// configured); such commands are refused with that reason instead of failing later.
 	Unavailable map[string]string
+	// Responder answers through a response_url when the store is unreachable and the outbox
+	// cannot take a reply (integrations/slackapi.Responder). Optional.
+	Responder Responder
 }
+
+// Responder answers a person directly, without the store.
+type Responder interface {
+	RespondNow(ctx context.Context, responseURL, text string) error
+}
+
+// storeDownText is what a person hears when the database cannot be reached.
+const storeDownText = "I can't start or change anything right now: my database is unreachable. Nothing was started or changed — please try again in a minute."
+
 
 // Service is the application behind the bot: it parses, authorises, audits and dispatches
 // every delivery, and queues the replies in the outbox.
@@ -97,15 +109,22 @@ func ephemeralPayload(text string) map[string]any {
 
 // Handle carries out a delivery after its ack.
 func (s *Service) Handle(ctx context.Context, in Inbound) error {
+	var err error
+	responseURL := ""
 	switch in := in.(type) {
 	case Invocation:
-		return s.handleCommand(ctx, in)
+		err, responseURL = s.handleCommand(ctx, in), in.ResponseURL
 	case Click:
-		return s.handleClick(ctx, in)
+		err, responseURL = s.handleClick(ctx, in), in.ResponseURL
 	case Submission:
-		return s.handleSubmission(ctx, in)
+		err = s.handleSubmission(ctx, in)
 	}
-	return nil
+	if errors.Is(err, store.ErrUnavailable) && s.opts.Responder != nil && responseURL != "" {
+		if rerr := s.opts.Responder.RespondNow(ctx, responseURL, storeDownText); rerr != nil {
+			return errors.Join(err, rerr)
+		}
+	}
+	return err
 }
 
 func (s *Service) handleCommand(ctx context.Context, in Invocation) error {
