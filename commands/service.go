@@ -61,7 +61,6 @@ type Responder interface {
 // storeDownText is what a person hears when the database cannot be reached.
 const storeDownText = "I can't start or change anything right now: my database is unreachable. Nothing was started or changed — please try again in a minute."
 
-
 // Service is the application behind the bot: it parses, authorises, audits and dispatches
 // every delivery, and queues the replies in the outbox.
 type Service struct {
