@@ -144,8 +144,9 @@ type Run struct {
 	LeaseUntil  *time.Time
 }
 
-// StepByName returns a pointer to the named step, or nil.
-func (r *Run) StepByName(name string) *Step {
+// StepByName returns a pointer to the named step, or nil. The pointer is into r.Steps, so
+// changing the step changes the run (and any copy of it sharing that slice).
+func (r Run) StepByName(name string) *Step {
 	for i := range r.Steps {
 		if r.Steps[i].Name == name {
 			return &r.Steps[i]

@@ -190,6 +190,20 @@ func (s *Server) dropConn(conn *socketConn) {
 	}
 }
 
+// Connections counts the open Socket Mode connections that take envelopes (each replica of a
+// bot keeps its own).
+func (s *Server) Connections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, c := range s.socket.conns {
+		if !c.draining {
+			n++
+		}
+	}
+	return n
+}
+
 func (s *Server) openConns() []*socketConn {
 	s.mu.Lock()
 	defer s.mu.Unlock()
