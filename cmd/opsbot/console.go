@@ -51,7 +51,7 @@ func startSandbox(env environment, f sandboxFlags, clk clock.Clock, log zerolog.
 		Clock: clk, SpecsDir: f.specsDir(env), Logger: log,
 		GitHub: fakegithub.Options{
 			Workflow: fakegithub.Workflow{QueueTime: 2 * time.Second, RunTime: 6 * time.Second},
-			Reviewer: "erin",
+			Reviewer: "erin", Teammate: true,
 		},
 	})
 }

@@ -102,6 +102,11 @@ type Options struct {
 	// the sandbox console has no GitHub user to review with. Tests leave it empty and call
 	// AddReview.
 	Reviewer string
+	// Teammate, when set, keeps developing: each time a release pull request is merged into
+	// the default branch, the next feature lands on develop (a commit with green CI) and is
+	// deployed to development at once, as continuous delivery would. The console needs it to
+	// release twice; tests that count commits leave it off.
+	Teammate bool
 	// RateLimit is the number of requests per hour, GitHub's 5000 for a token by default.
 	RateLimit int
 	// SecondaryRetryAfter is the Retry-After of the secondary-rate-limit faults. Default: 60 s,

@@ -126,7 +126,29 @@ func (s *Server) mergePull(c *call) reply {
 	}
 	method := cmp.Or(req.MergeMethod, "merge")
 	head := s.merge(pr, method, req.CommitTitle, req.CommitMessage, c.now)
+	if s.opts.Teammate && pr.Base == "main" && strings.HasPrefix(pr.Head, "release/") {
+		s.landNextFeature(c.now)
+	}
 	return ok(object{"sha": head, "merged": true, "message": "Pull Request successfully merged"})
+}
+
+// nextFeatures are what the teammate lands on develop after each release, in turn.
+var nextFeatures = []struct{ title, author string }{
+	{"Add CSV export to reports", "dave"},
+	{"Speed up the ingestion batch job", "carol"},
+	{"Show data freshness on dashboards", "alice"},
+	{"Retry failed webhook deliveries", "bob"},
+}
+
+// landNextFeature is the teammate's next change: a commit on develop with green CI, whose
+// deployment to development has just succeeded.
+func (s *Server) landNextFeature(now time.Time) {
+	f := nextFeatures[s.featuresLanded%len(nextFeatures)]
+	s.featuresLanded++
+	c := s.newCommit([]string{s.refs["refs/heads/develop"]}, f.title, f.author, now.Add(-5*time.Minute))
+	s.setRef("refs/heads/develop", c.sha)
+	s.runCI(c.sha, now.Add(-5*time.Minute))
+	s.seedDeployment(c.sha, "develop", "development", now.Add(-2*time.Minute))
 }
 
 // merge lands pr on its base branch the way method does on GitHub, closes it, runs CI on the new

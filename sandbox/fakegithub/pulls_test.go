@@ -158,3 +158,31 @@ func TestMergeRefusals(t *testing.T) {
 	_, _, err = gh.PullRequests.Get(ctx, owner, repo, 99)
 	requireStatus(t, err, http.StatusNotFound, "Not Found")
 }
+
+func TestTeammateLandsTheNextFeatureAfterARelease(t *testing.T) {
+	t.Parallel()
+	b := setup(t, fakegithub.Options{Teammate: true})
+	pr := cutRelease(t, b)
+	developBefore, _ := b.srv.Branch("develop")
+
+	_, _, err := b.gh.PullRequests.Merge(b.ctx, owner, repo, pr.GetNumber(), "", &github.PullRequestOptions{SHA: pr.GetHead().GetSHA()})
+	require.NoError(t, err)
+
+	developAfter, _ := b.srv.Branch("develop")
+	require.NotEqual(t, developBefore, developAfter, "a new feature landed on develop")
+	cmp, _, err := b.gh.Repositories.CompareCommits(b.ctx, owner, repo, developBefore, developAfter, nil)
+	require.NoError(t, err)
+	require.Equal(t, 1, cmp.GetAheadBy())
+	require.Equal(t, "Add CSV export to reports", cmp.Commits[0].GetCommit().GetMessage())
+
+	status, _, err := b.gh.Repositories.GetCombinedStatus(b.ctx, owner, repo, developAfter, nil)
+	require.NoError(t, err)
+	require.Equal(t, "success", status.GetState(), "its CI is green")
+	deployments, _, err := b.gh.Repositories.ListDeployments(b.ctx, owner, repo, &github.DeploymentsListOptions{SHA: developAfter, Environment: "development"})
+	require.NoError(t, err)
+	require.Len(t, deployments, 1, "it is deployed to development")
+	statuses, _, err := b.gh.Repositories.ListDeploymentStatuses(b.ctx, owner, repo, deployments[0].GetID(), nil)
+	require.NoError(t, err)
+	require.Equal(t, "success", statuses[0].GetState(), "newest status first")
+	require.False(t, statuses[0].GetCreatedAt().After(b.clock.Now()), "and it succeeded already, not in the future")
+}

@@ -17,6 +17,8 @@ type state struct {
 	runs        []*workflowRun
 	merges      []Merge
 	lastID      int64
+	// featuresLanded counts the teammate's changes (Options.Teammate).
+	featuresLanded int
 
 	faults  map[Fault]int // remaining occurrences of each counted fault
 	latency time.Duration
