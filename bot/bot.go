@@ -111,8 +111,9 @@ func (b *Bot) Idle(ctx context.Context) bool {
 func (b *Bot) NudgeOutbox() { b.outbox.nudge() }
 
 // Run connects to Slack and serves until ctx is cancelled, then stops taking envelopes, lets
-// in-flight handlers finish and flushes the outbox (bounded by ShutdownGrace). It returns an
-// error only when Slack refuses the credentials or the connection cannot be kept.
+// in-flight handlers finish and flushes the outbox (bounded by ShutdownGrace). Handlers still
+// running when the grace runs out have their context cancelled, and Run returns once they do.
+// It returns an error only when Slack refuses the credentials or the connection cannot be kept.
 func (b *Bot) Run(ctx context.Context) error {
 	// Work (handlers, the outbox) outlives ctx by the shutdown grace so that what was acked is
 	// still done; it is cancelled for good when that grace runs out.
@@ -132,8 +133,9 @@ func (b *Bot) Run(ctx context.Context) error {
 	socketErr := b.serveSocket(ctx)
 
 	// Shutdown: no more envelopes are read. Finish what was acked, then flush the outbox.
-	grace := time.NewTimer(b.opts.ShutdownGrace)
-	defer grace.Stop()
+	// The grace is a context, not a timer: both waits below must see it run out.
+	grace, graceOver := context.WithTimeout(workCtx, b.opts.ShutdownGrace)
+	defer graceOver()
 	b.queue.close()
 	handlersDone := make(chan struct{})
 	go func() {
@@ -142,11 +144,12 @@ func (b *Bot) Run(ctx context.Context) error {
 	}()
 	select {
 	case <-handlersDone:
-	case <-grace.C:
+	case <-grace.Done():
 		b.log.Warn().Int("queued", b.queue.len()).Msg("shutdown grace ran out before every delivery was handled")
 	}
-	b.outbox.flush(workCtx, grace.C)
+	b.outbox.flush(workCtx, grace.Done())
 	stopWork()
+	<-handlersDone // handlers still running were just cancelled
 	<-outboxDone
 	return socketErr
 }
@@ -202,6 +205,9 @@ func (b *Bot) setConnected(up bool) {
 func (b *Bot) onSocketEvent(ctx context.Context, sm *socketmode.Client, evt socketmode.Event) {
 	switch evt.Type {
 	case socketmode.EventTypeConnecting:
+		// slack-go reconnects on its own after a disconnect request or a dropped socket and
+		// tells us nothing else: the old connection is gone by the time it connects again.
+		b.setConnected(false)
 		b.log.Debug().Msg("connecting to Slack")
 	case socketmode.EventTypeConnected:
 		b.setConnected(true)

@@ -103,7 +103,7 @@ func (w *outboxWorker) run(ctx context.Context) {
 }
 
 // flush drains until nothing is pending or deadline fires.
-func (w *outboxWorker) flush(ctx context.Context, deadline <-chan time.Time) {
+func (w *outboxWorker) flush(ctx context.Context, deadline <-chan struct{}) {
 	for {
 		if w.idle(ctx) {
 			return
@@ -160,7 +160,8 @@ func (w *outboxWorker) deliver(ctx context.Context, m store.OutboxMessage) {
 	method := methodFor(m)
 	log := w.log.With().Str("key", m.Key).Str("method", method).Str("channel", m.Channel).Logger()
 
-	if wait := w.pacer.reserve(method, m.Channel, time.Now()); wait > 0 {
+	wait, fromFull := w.pacer.reserve(method, m.Channel, time.Now())
+	if wait > 0 {
 		if wait > w.opts.MaxPaceWait {
 			w.pacer.release(method, m.Channel)
 			w.retry(ctx, log, m, wait, "paced: waiting for Slack's rate limit")
@@ -174,6 +175,9 @@ func (w *outboxWorker) deliver(ctx context.Context, m store.OutboxMessage) {
 	}
 
 	ts, err := w.send(ctx, m, method)
+	if fromFull {
+		w.pacer.restart(method, m.Channel, time.Now())
+	}
 	if err == nil {
 		w.count(method, "ok")
 		if err := w.st.CompleteOutbox(ctx, m.ID, w.owner, m.Revision, ts, w.clock.Now()); err != nil {
@@ -237,7 +241,8 @@ func (w *outboxWorker) send(ctx context.Context, m store.OutboxMessage, method s
 		return ts, err
 	}
 	// A post that was claimed before may have reached Slack without the store hearing of it.
-	if m.Attempts > 1 {
+	// An upsert restarts Attempts, so a later revision not yet posted may have been tried too.
+	if m.Attempts > 1 || m.Revision > 1 {
 		found, err := w.findPosted(ctx, m)
 		if err != nil {
 			return "", fmt.Errorf("looking for an earlier post of %s: %w", m.Key, err)
@@ -297,7 +302,9 @@ func (w *outboxWorker) findPosted(ctx context.Context, m store.OutboxMessage) (*
 				ChannelID: m.Channel, Oldest: oldest, Cursor: cursor, Limit: 200, IncludeAllMetadata: true,
 			})
 			if resp != nil {
-				msgs, next = resp.Messages, resp.ResponseMetadata.Cursor
+				// Not resp.ResponseMetadata: the response's own ResponseMetaData field shadows
+				// it when decoding, so it is always empty.
+				msgs, next = resp.Messages, resp.ResponseMetaData.NextCursor
 			}
 		}
 		if err != nil {

@@ -48,11 +48,12 @@ func pacerKey(method, channel string) string {
 }
 
 // reserve takes a token for a call at now and returns how long the caller must wait before
-// making it (0: call now).
-func (p *pacer) reserve(method, channel string, now time.Time) time.Duration {
+// making it (0: call now), and whether the bucket was full: then the caller reports the end of
+// its call to restart.
+func (p *pacer) reserve(method, channel string, now time.Time) (wait time.Duration, fromFull bool) {
 	lim, ok := p.limits[method]
 	if !ok {
-		return 0
+		return 0, false
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -67,15 +68,27 @@ func (p *pacer) reserve(method, channel string, now time.Time) time.Duration {
 		b.tokens = min(lim.Burst, b.tokens+elapsed*rate)
 		b.updated = now
 	}
+	fromFull = b.tokens >= lim.Burst
 	b.tokens--
-	wait := time.Duration(0)
 	if b.tokens < 0 {
 		wait = time.Duration(-b.tokens / rate * float64(time.Second))
 	}
 	if blockedFor := b.blocked.Sub(now); blockedFor > wait {
 		wait = blockedFor
 	}
-	return wait
+	return wait, fromFull
+}
+
+// restart counts the bucket's refill from done, the end of a call taken from a full bucket.
+// Slack's own bucket stops being full when that call arrives, a varying network delay after
+// reserve allowed it; refilling from reserve's time would credit tokens Slack has not given back
+// yet, and the first call paced after a burst would now and then earn a 429.
+func (p *pacer) restart(method, channel string, done time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if b := p.buckets[pacerKey(method, channel)]; b != nil && done.After(b.updated) {
+		b.updated = done
+	}
 }
 
 // block records a 429: nothing more for this method (and channel) until until.

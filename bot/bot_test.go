@@ -1,0 +1,213 @@
+package bot_test
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/opsbot-dev/opsbot/bot"
+	"github.com/opsbot-dev/opsbot/commands"
+	"github.com/opsbot-dev/opsbot/sandbox/fakeslack"
+	"github.com/opsbot-dev/opsbot/store"
+)
+
+// Slack shows "operation_timeout" when an ack takes over 3 s, however slow the work behind it.
+// With one worker stuck in a handler, two more deliveries of the same kind are still acked in
+// time, and none is re-delivered.
+func TestEveryDeliveryIsAckedBeforeItsWorkIsDone(t *testing.T) {
+	t.Parallel()
+	for _, tc := range interactions {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			release := make(chan struct{})
+			w := start(t, setup{
+				options: func(o *bot.Options) { o.Workers = 1 },
+				work: func(ctx context.Context, _ commands.Inbound) error {
+					select { // far longer than Slack waits for an ack, unless released
+					case <-release:
+					case <-ctx.Done():
+					}
+					return nil
+				},
+			})
+			defer close(release)
+
+			for range 3 {
+				d, err := tc.act(t.Context(), w, nothing)
+				require.NoError(t, err)
+				require.True(t, d.Acked, "Slack got no ack")
+				require.Zero(t, d.Retries, "Slack re-delivered the envelope")
+			}
+			tc.want(t, w.handler.next(t)) // the first is being handled, the others are queued
+
+			st := w.slack.Stats()
+			require.Zero(t, st.LateAcks, "late acks: %v", st.AckErrors)
+			require.Zero(t, st.Retries)
+			require.Zero(t, st.Expired)
+		})
+	}
+}
+
+// A slash command's immediate reply (usage, "starting…") is the ack's payload, which Slack shows
+// the person as an ephemeral; work follows unless the ack said everything.
+func TestImmediateReplyIsTheCommandsEphemeral(t *testing.T) {
+	t.Parallel()
+	reply := func(text string) map[string]any {
+		return map[string]any{"response_type": "ephemeral", "text": text}
+	}
+	tests := []struct {
+		name     string
+		ack      commands.Ack
+		wantText string // "" for no reply
+		wantWork bool
+	}{
+		{"usage, nothing to do", commands.Ack{Payload: reply("Usage: /deploy <version>"), Done: true}, "Usage: /deploy <version>", false},
+		{"starting, work follows", commands.Ack{Payload: reply("Deploying v1.0.0…")}, "Deploying v1.0.0…", true},
+		{"no reply, work follows", commands.Ack{}, "", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			const barrier = "barrier"
+			w := start(t, setup{
+				// One worker takes deliveries in order: once the barrier is handled, the command
+				// before it was handled too, or never will be.
+				options: func(o *bot.Options) { o.Workers = 1 },
+				immediate: func(in commands.Inbound) commands.Ack {
+					if in.(commands.Invocation).Text == barrier {
+						return commands.Ack{}
+					}
+					return tc.ack
+				},
+			})
+
+			d, err := slashCommand(t.Context(), w, nothing)
+			require.NoError(t, err)
+			require.True(t, d.Acked)
+
+			var shown []fakeslack.Message
+			for _, m := range w.slack.Messages(fakeslack.Deploys) {
+				shown = append(shown, fakeslack.Message{User: m.User, For: m.For, Text: m.Text})
+			}
+			if tc.wantText == "" {
+				require.Empty(t, shown)
+			} else {
+				require.Equal(t, []fakeslack.Message{{User: fakeslack.BotUserID, For: fakeslack.Alice, Text: tc.wantText}}, shown)
+			}
+
+			_, err = w.slack.SlashCommand(t.Context(), fakeslack.Alice, fakeslack.Deploys, "/deploy", barrier)
+			require.NoError(t, err)
+			var handled []string
+			for {
+				in := w.handler.next(t).(commands.Invocation)
+				if in.Text == barrier {
+					break
+				}
+				handled = append(handled, in.Text)
+			}
+			if tc.wantWork {
+				require.Equal(t, []string{"v1.0.0"}, handled)
+			} else {
+				require.Empty(t, handled)
+			}
+		})
+	}
+}
+
+// Slack re-delivers an envelope whose ack it missed; the work (a deploy, an approval) must
+// happen once.
+func TestRedeliveredEnvelopeIsHandledOnce(t *testing.T) {
+	t.Parallel()
+	for _, tc := range interactions {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			w := start(t, setup{})
+			_, err := tc.act(t.Context(), w, func() { w.slack.DuplicateNext(1) })
+			require.NoError(t, err)
+			in := w.handler.next(t)
+			tc.want(t, in)
+
+			// Both copies are through once each was handled or recognised as a duplicate.
+			require.EventuallyWithT(t, func(c *assert.CollectT) {
+				m := w.metrics(c)
+				assert.Equal(c, 2.0, m[`opsbot_deliveries_handled_total{result="ok"}`]+m["opsbot_duplicate_deliveries_total"])
+			}, waitLimit, 10*time.Millisecond)
+			require.Equal(t, map[string]int{in.DeliveryKey(): 1}, w.handler.handled())
+			st := w.slack.Stats()
+			require.Equal(t, 1, st.Duplicates, "the sandbox sent no duplicate")
+			require.Zero(t, st.UnknownAcks, "ack errors: %v", st.AckErrors)
+		})
+	}
+}
+
+// When Slack asks for a reconnect or the network drops the socket, the bot is not ready until it
+// has a new connection, and then it serves commands again.
+func TestReconnectsAndKeepsServing(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		fault func(*fakeslack.Server)
+	}{
+		{"Slack asks for a refresh", func(s *fakeslack.Server) { s.Disconnect(fakeslack.DisconnectRefreshRequested) }},
+		{"Slack warns of a restart", func(s *fakeslack.Server) { s.Disconnect(fakeslack.DisconnectWarning) }},
+		{"the network drops the socket", (*fakeslack.Server).DropSockets},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			w := start(t, setup{})
+			_, err := slashCommand(t.Context(), w, nothing)
+			require.NoError(t, err)
+			w.handler.next(t)
+
+			w.gate.hold()
+			tc.fault(w.slack)
+			require.Eventually(t, func() bool { return !w.bot.Connected() }, waitLimit, time.Millisecond,
+				"the bot still says it is connected while it has no connection")
+			require.Equal(t, http.StatusServiceUnavailable, w.get("/readyz").Code)
+
+			w.gate.release()
+			require.Eventually(t, w.bot.Connected, waitLimit, 10*time.Millisecond, "the bot never reconnected")
+			d, err := slashCommand(t.Context(), w, nothing)
+			require.NoError(t, err)
+			require.True(t, d.Acked)
+			w.handler.next(t)
+			require.Len(t, w.handler.handled(), 2)
+		})
+	}
+}
+
+// Operators read health from /healthz and /readyz and the bot's work from /metrics.
+func TestHealthAndMetrics(t *testing.T) {
+	t.Parallel()
+	// A message due tomorrow stays in the outbox; shutdown need not wait for it.
+	w := newWorld(t, setup{options: func(o *bot.Options) { o.ShutdownGrace = 100 * time.Millisecond }})
+	require.Equal(t, http.StatusOK, w.get("/healthz").Code)
+	require.Equal(t, http.StatusServiceUnavailable, w.get("/readyz").Code, "ready before connecting to Slack")
+
+	w.run(t)
+	require.Equal(t, http.StatusOK, w.get("/readyz").Code)
+	require.Equal(t, http.StatusOK, w.get("/healthz").Code)
+
+	_, err := w.store.CreateRun(t.Context(), store.Run{Kind: store.KindDeploy, State: store.RunRunning, Title: "Deploy v1.0.0"})
+	require.NoError(t, err)
+	w.enqueue(t, store.OutboxMessage{
+		Key: "later", Op: store.OpPost, Channel: fakeslack.Deploys, Text: "tomorrow", NextAt: time.Now().Add(time.Hour),
+	})
+	_, err = slashCommand(t.Context(), w, nothing)
+	require.NoError(t, err)
+
+	m := w.metrics(t)
+	require.Equal(t, 1.0, m[`opsbot_acks_total{result="ok",type="slash_commands"}`])
+	require.Equal(t, 1.0, m[`opsbot_ack_latency_seconds_count{type="slash_commands"}`])
+	require.Contains(t, m, `opsbot_ack_latency_seconds_bucket{type="slash_commands",le="3"}`)
+	require.Equal(t, 1.0, m["opsbot_outbox_depth"])
+	require.Equal(t, 1.0, m[`opsbot_runs{state="running"}`])
+	require.Equal(t, 0.0, m[`opsbot_runs{state="succeeded"}`])
+	require.Contains(t, m, `opsbot_runs{state="succeeded"}`)
+	require.Equal(t, 1.0, m["opsbot_socket_connected"])
+}

@@ -1,0 +1,324 @@
+package bot_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/slack-go/slack"
+	"github.com/stretchr/testify/require"
+
+	"github.com/opsbot-dev/opsbot/bot"
+	"github.com/opsbot-dev/opsbot/clock"
+	"github.com/opsbot-dev/opsbot/sandbox/fakeslack"
+	"github.com/opsbot-dev/opsbot/store"
+)
+
+func post(key, channel, text string) store.OutboxMessage {
+	return store.OutboxMessage{Key: key, Op: store.OpPost, Channel: channel, Text: text}
+}
+
+// card is a status card: one message, edited in place as its run moves on.
+func card(key, channel, text string) store.OutboxMessage {
+	m := post(key, channel, text)
+	m.Upsert = true
+	return m
+}
+
+func reply(key, parent, channel, text string) store.OutboxMessage {
+	m := post(key, channel, text)
+	m.ThreadOf = parent
+	return m
+}
+
+func ephemeral(key, channel, user, text string) store.OutboxMessage {
+	return store.OutboxMessage{Key: key, Op: store.OpEphemeral, Channel: channel, User: user, Text: text}
+}
+
+// shown is a message as a person in the channel sees it.
+type shown struct {
+	Text   string
+	Thread string // the text of the thread's parent; "" for a top-level message
+	For    string // the only person who sees it; "" for everyone
+	Edited bool
+}
+
+// shownBy returns what the bot shows in channel, oldest first.
+func shownBy(w *world, channel string) []shown {
+	msgs := w.botMessages(channel)
+	textAt := map[string]string{}
+	for _, m := range msgs {
+		textAt[m.TS] = m.Text
+	}
+	out := []shown{}
+	for _, m := range msgs {
+		s := shown{Text: m.Text, For: m.For, Edited: m.Edited}
+		if m.ThreadTS != "" {
+			s.Thread = textAt[m.ThreadTS]
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func rateLimited(st fakeslack.Stats) int {
+	n := 0
+	for _, count := range st.RateLimited {
+		n += count
+	}
+	return n
+}
+
+// What the application puts into the outbox reaches Slack once, in order, in the right place.
+func TestOutboxDeliversWhatTheApplicationSays(t *testing.T) {
+	t.Parallel()
+	sectionTooLong, err := json.Marshal([]map[string]any{{
+		"type": "section", "text": map[string]any{"type": "mrkdwn", "text": strings.Repeat("x", 3001)},
+	}})
+	require.NoError(t, err)
+	refused := post("too-long", fakeslack.Deploys, "a section over Slack's 3000 characters")
+	refused.Blocks = sectionTooLong
+
+	tests := []struct {
+		name  string
+		fault func(*fakeslack.Server)
+		// batches are enqueued one after the other, each once Slack took or refused the one before.
+		batches         [][]store.OutboxMessage
+		want            map[string][]shown // channel → what the bot shows there
+		dead            []string
+		wantRateLimited int
+	}{
+		{
+			name: "a card is posted once, then edited in place",
+			batches: [][]store.OutboxMessage{
+				{card("run:1", fakeslack.Deploys, "Deploy v1.0.0: started")},
+				{card("run:1", fakeslack.Deploys, "Deploy v1.0.0: verifying")},
+				{card("run:1", fakeslack.Deploys, "Deploy v1.0.0: done")},
+			},
+			want: map[string][]shown{fakeslack.Deploys: {{Text: "Deploy v1.0.0: done", Edited: true}}},
+		},
+		{
+			name: "thread replies land in their parent's thread, after it",
+			batches: [][]store.OutboxMessage{{
+				card("run:1", fakeslack.Deploys, "Deploy v1.0.0"),
+				reply("run:1/tag", "run:1", fakeslack.Deploys, "tagged v1.0.0"),
+				post("notice", fakeslack.Deploys, "develop is frozen"),
+				reply("run:1/merge", "run:1", fakeslack.Deploys, "merged to main"),
+			}},
+			want: map[string][]shown{fakeslack.Deploys: {
+				{Text: "Deploy v1.0.0"},
+				{Text: "tagged v1.0.0", Thread: "Deploy v1.0.0"},
+				{Text: "develop is frozen"},
+				{Text: "merged to main", Thread: "Deploy v1.0.0"},
+			}},
+		},
+		{
+			name: "each channel reads in the order things happened",
+			batches: [][]store.OutboxMessage{{
+				post("d1", fakeslack.Deploys, "d1"), post("i1", fakeslack.Incidents, "i1"),
+				post("d2", fakeslack.Deploys, "d2"), post("i2", fakeslack.Incidents, "i2"),
+				post("d3", fakeslack.Deploys, "d3"), post("i3", fakeslack.Incidents, "i3"),
+			}},
+			want: map[string][]shown{
+				fakeslack.Deploys:   {{Text: "d1"}, {Text: "d2"}, {Text: "d3"}},
+				fakeslack.Incidents: {{Text: "i1"}, {Text: "i2"}, {Text: "i3"}},
+			},
+		},
+		{
+			name:  "a burst of 429s delays messages but loses none",
+			fault: func(s *fakeslack.Server) { s.RateLimitNext(3) },
+			batches: [][]store.OutboxMessage{{
+				post("d1", fakeslack.Deploys, "d1"), post("i1", fakeslack.Incidents, "i1"),
+				post("d2", fakeslack.Deploys, "d2"), post("i2", fakeslack.Incidents, "i2"),
+			}},
+			want: map[string][]shown{
+				fakeslack.Deploys:   {{Text: "d1"}, {Text: "d2"}},
+				fakeslack.Incidents: {{Text: "i1"}, {Text: "i2"}},
+			},
+			wantRateLimited: 3,
+		},
+		{
+			name: "a refused message is kept as dead and does not hold up its channel",
+			batches: [][]store.OutboxMessage{{
+				refused,
+				post("after", fakeslack.Deploys, "the next message"),
+				post("lost", "C0NOWHERE", "to a channel that does not exist"),
+				reply("lost/reply", "lost", "C0NOWHERE", "in the thread of a message never posted"),
+			}},
+			want: map[string][]shown{fakeslack.Deploys: {{Text: "the next message"}}},
+			dead: []string{"too-long", "lost", "lost/reply"},
+		},
+		{
+			name: "an ephemeral is shown to its person only",
+			batches: [][]store.OutboxMessage{{
+				ephemeral("only-bob", fakeslack.Deploys, fakeslack.Bob, "you may not deploy to production"),
+			}},
+			want: map[string][]shown{fakeslack.Deploys: {{Text: "you may not deploy to production", For: fakeslack.Bob}}},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			w := start(t, setup{})
+			if tc.fault != nil {
+				tc.fault(w.slack)
+			}
+			for _, batch := range tc.batches {
+				w.enqueue(t, batch...)
+				var keys []string
+				for _, m := range batch {
+					keys = append(keys, m.Key)
+				}
+				w.awaitSettled(t, keys...)
+			}
+
+			for channel, want := range tc.want {
+				require.Equal(t, want, shownBy(w, channel), "in %s", channel)
+			}
+			for _, key := range tc.dead {
+				m, err := w.store.GetOutbox(t.Context(), key)
+				require.NoError(t, err)
+				require.Equal(t, store.OutboxDead, m.State, "%s: %s", key, m.LastError)
+			}
+			require.Equal(t, tc.wantRateLimited, rateLimited(w.slack.Stats()))
+		})
+	}
+}
+
+// forgetfulStore loses the record of the first outbox message Slack took, as a crash between
+// Slack's answer and the store's write would.
+type forgetfulStore struct {
+	store.Store
+	once sync.Once
+	lost chan struct{} // closed once a completion was lost
+}
+
+func (s *forgetfulStore) CompleteOutbox(ctx context.Context, id int64, owner string, rev int64, ts string, at time.Time) error {
+	forget := false
+	s.once.Do(func() {
+		forget = true
+		close(s.lost)
+	})
+	if forget {
+		return fmt.Errorf("completing outbox message %d: %w", id, store.ErrUnavailable)
+	}
+	return s.Store.CompleteOutbox(ctx, id, owner, rev, ts, at)
+}
+
+// A post that reached Slack but was never recorded as sent is found by its metadata when the
+// message is tried again, and not posted a second time.
+func TestOutboxDoesNotRepostWhatSlackAlreadyHas(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		// meanwhile happens between the lost completion and the retry.
+		meanwhile func(t *testing.T, w *world)
+		want      shown
+	}{
+		{
+			name:      "the card is unchanged",
+			meanwhile: func(*testing.T, *world) {},
+			want:      shown{Text: "Deploy v1.0.0: started"},
+		},
+		{
+			name: "the card changed meanwhile",
+			meanwhile: func(t *testing.T, w *world) {
+				w.enqueue(t, card("run:1", fakeslack.Deploys, "Deploy v1.0.0: done"))
+			},
+			want: shown{Text: "Deploy v1.0.0: done", Edited: true},
+		},
+		{
+			name: "more than a page of messages came after it",
+			meanwhile: func(t *testing.T, w *world) {
+				for i := range 250 {
+					_, _, err := w.api.PostMessageContext(t.Context(), fakeslack.Deploys,
+						slack.MsgOptionText(fmt.Sprintf("chatter %d", i), false))
+					require.NoError(t, err)
+				}
+			},
+			want: shown{Text: "Deploy v1.0.0: started"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			clk := clock.NewOffset()
+			forgetful := &forgetfulStore{lost: make(chan struct{})}
+			w := start(t, setup{
+				clock: clk,
+				// Busy channels: the test posts as fast as it likes.
+				limits: fakeslack.RateLimits{PostMessageInterval: time.Millisecond, PostMessageBurst: 1000},
+				wrapStore: func(st store.Store) store.Store {
+					forgetful.Store = st
+					return forgetful
+				},
+				options: func(o *bot.Options) { o.Outbox.Lease = time.Minute },
+			})
+
+			w.enqueue(t, card("run:1", fakeslack.Deploys, "Deploy v1.0.0: started"))
+			select {
+			case <-forgetful.lost:
+			case <-time.After(waitLimit):
+				t.Fatal("the bot never completed a message")
+			}
+			tc.meanwhile(t, w)
+			clk.Advance(2 * time.Minute) // the bot's own lease on the message runs out
+			w.bot.NudgeOutbox()
+			w.awaitSettled(t, "run:1")
+
+			var cards []shown
+			for _, s := range shownBy(w, fakeslack.Deploys) {
+				if strings.HasPrefix(s.Text, "Deploy") {
+					cards = append(cards, s)
+				}
+			}
+			require.Equal(t, []shown{tc.want}, cards)
+		})
+	}
+}
+
+// The outbox paces itself to Slack's limits rather than learning them from 429s, which would
+// delay messages by a second or more each time.
+func TestOutboxStaysUnderSlacksRateLimits(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		limits fakeslack.RateLimits
+		pacer  map[string]bot.Limit // nil: bot.SlackLimits
+		posts  int
+	}{
+		{name: "Slack's own limits", posts: 10},
+		{
+			// At a pace this close, network jitter alone would earn 429s if the pacer counted
+			// its calls from when it allowed them rather than from when Slack saw them.
+			name:   "a workspace fifty times faster",
+			limits: fakeslack.RateLimits{PostMessageInterval: 20 * time.Millisecond, PostMessageBurst: 3},
+			pacer:  map[string]bot.Limit{"chat.postMessage": {PerMinute: 3000, Burst: 3}},
+			posts:  40,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			w := start(t, setup{limits: tc.limits, options: func(o *bot.Options) { o.Outbox.Limits = tc.pacer }})
+			var want []shown
+			var keys []string
+			for i := range tc.posts {
+				key := fmt.Sprintf("step %d", i+1)
+				w.enqueue(t, post(key, fakeslack.Deploys, key))
+				want = append(want, shown{Text: key})
+				keys = append(keys, key)
+			}
+			w.awaitSettled(t, keys...)
+
+			require.Equal(t, want, shownBy(w, fakeslack.Deploys))
+			st := w.slack.Stats()
+			require.Equal(t, tc.posts, st.Calls["chat.postMessage"])
+			require.Zero(t, rateLimited(st), "429s: %v", st.RateLimited)
+		})
+	}
+}
