@@ -129,16 +129,20 @@ type runData struct {
 	Approval        *approval        `json:"approval,omitempty"`
 	Rejection       *rejection       `json:"rejection,omitempty"`
 
-	MergeSHA   string `json:"merge_sha,omitempty"`
-	TagSHA     string `json:"tag_sha,omitempty"`
+	MergeSHA   string     `json:"merge_sha,omitempty"`
+	TagSHA     string     `json:"tag_sha,omitempty"`
 	TaggedAt   *time.Time `json:"tagged_at,omitempty"`
-	ReleaseURL string `json:"release_url,omitempty"`
+	ReleaseURL string     `json:"release_url,omitempty"`
 
 	DeploymentID   int64           `json:"deployment_id,omitempty"`
 	DispatchedAt   *time.Time      `json:"dispatched_at,omitempty"`
 	WorkflowRunID  int64           `json:"workflow_run_id,omitempty"`
 	WorkflowRunURL string          `json:"workflow_run_url,omitempty"`
-	JobsReported   map[string]bool `json:"jobs_reported,omitempty"`
+	JobsReported   map[string]bool `json:"jobs_reported,omitempty"` // completed jobs, by ID
+	// WorkflowRunSeen is the run's UpdatedAt when its jobs were last read; JobCount how many
+	// there were.
+	WorkflowRunSeen *time.Time `json:"workflow_run_seen,omitempty"`
+	JobCount        int        `json:"job_count,omitempty"`
 
 	CancelledBy string `json:"cancelled_by,omitempty"`
 }

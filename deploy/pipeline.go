@@ -203,7 +203,7 @@ func (s *Service) checkCI(ctx context.Context, x *runner.Exec) runner.Result {
 			links = append(links, chat.Link(c.URL, c.Name))
 		}
 		return runner.Blocked(x.Now().Add(recheckBlocked), fmt.Sprintf("%d of %d checks failed on %s: %s — push a fix; I re-check every %s",
-			sum.Failed, sum.Total, shortSHA(br.SHA), strings.Join(links, ", "), recheckBlocked))
+			sum.Failed, sum.Total, shortSHA(br.SHA), strings.Join(links, ", "), humanDuration(recheckBlocked)))
 	case sum.Total == 0:
 		return runner.Poll(x.Now(), recheckCI, fmt.Sprintf("no checks reported on %s yet", shortSHA(br.SHA)))
 	case sum.Pending > 0:
@@ -297,6 +297,14 @@ func (s *Service) tagAndRelease(ctx context.Context, x *runner.Exec) runner.Resu
 	if err != nil {
 		return runner.Failed(err.Error())
 	}
+	if d.TaggedAt == nil {
+		// Recorded before the push, as the dispatch time is: the run the push starts is looked
+		// for from this time on, so a crash right after the push must not move it later.
+		now := x.Now()
+		if err := updateRunData(ctx, x, func(d *runData) { d.TaggedAt = &now }); err != nil {
+			return runner.Retry(err, 5*time.Second)
+		}
+	}
 	tag, err := s.opts.GitHub.CreateAnnotatedTag(ctx, d.Version, d.MergeSHA, "Release "+d.Version)
 	if errors.Is(err, gh.ErrTagConflict) {
 		return runner.Failed(fmt.Sprintf("tag %s already exists on another commit; I never move a tag — delete it or release a new version", d.Version))
@@ -304,26 +312,21 @@ func (s *Service) tagAndRelease(ctx context.Context, x *runner.Exec) runner.Resu
 	if err != nil {
 		return retryOrFail(x, err, "tagging "+d.Version)
 	}
-	if d.TaggedAt == nil {
-		now := x.Now()
-		if err := updateRunData(ctx, x, func(d *runData) { d.TagSHA, d.TaggedAt = tag.SHA, &now }); err != nil {
+	if d.TagSHA == "" {
+		if err := updateRunData(ctx, x, func(d *runData) { d.TagSHA = tag.SHA }); err != nil {
 			return runner.Retry(err, 5*time.Second)
 		}
 	}
-	rel, err := s.opts.GitHub.Release(ctx, d.Version)
-	if err != nil && !errors.Is(err, gh.ErrNotFound) {
-		return retryOrFail(x, err, "reading release "+d.Version)
+	// CreateRelease keeps a release that exists. After a crash that followed publishing it the
+	// notes are generated for nothing; that is rarer than asking twice, on every release,
+	// whether it exists.
+	name, notes, err := s.opts.GitHub.GenerateNotes(ctx, d.Version, d.MergeSHA, "")
+	if err != nil {
+		return retryOrFail(x, err, "generating release notes")
 	}
-	if rel == nil {
-		name, notes, err := s.opts.GitHub.GenerateNotes(ctx, d.Version, d.MergeSHA, "")
-		if err != nil {
-			return retryOrFail(x, err, "generating release notes")
-		}
-		created, err := s.opts.GitHub.CreateRelease(ctx, d.Version, name, notes)
-		if err != nil {
-			return retryOrFail(x, err, "publishing release "+d.Version)
-		}
-		rel = &created
+	rel, err := s.opts.GitHub.CreateRelease(ctx, d.Version, name, notes)
+	if err != nil {
+		return retryOrFail(x, err, "publishing release "+d.Version)
 	}
 	if err := updateRunData(ctx, x, func(d *runData) { d.ReleaseURL = rel.URL }); err != nil {
 		return runner.Retry(err, 5*time.Second)
@@ -370,22 +373,28 @@ func (s *Service) followWorkflow(ctx context.Context, x *runner.Exec) runner.Res
 	if err != nil {
 		return retryOrFail(x, err, "reading the workflow run")
 	}
-	jobs, err := s.opts.GitHub.WorkflowJobs(ctx, d.WorkflowRunID)
-	if err != nil {
-		return retryOrFail(x, err, "reading the workflow's jobs")
-	}
-	if err := s.reportJobs(ctx, x, d, jobs); err != nil {
-		return runner.Retry(err, 5*time.Second)
+	// The job list changes with every step of every job, so reading it on each poll would cost
+	// a rate-limited call almost every time, while the run answers 304 as long as it is
+	// unchanged. The jobs are read when the run changed, and at its end.
+	var jobs []gh.Job
+	if wr.Status == "completed" || d.WorkflowRunSeen == nil || !wr.UpdatedAt.Equal(*d.WorkflowRunSeen) {
+		if jobs, err = s.opts.GitHub.WorkflowJobs(ctx, d.WorkflowRunID); err != nil {
+			return retryOrFail(x, err, "reading the workflow's jobs")
+		}
+		if err := s.reportJobs(ctx, x, d, jobs); err != nil {
+			return runner.Retry(err, 5*time.Second)
+		}
+		if err := updateRunData(ctx, x, func(d *runData) { d.WorkflowRunSeen, d.JobCount = &wr.UpdatedAt, len(jobs) }); err != nil {
+			return runner.Retry(err, 5*time.Second)
+		}
+		if d, err = decodeData(x.Run()); err != nil {
+			return runner.Failed(err.Error())
+		}
 	}
 	link := chat.Link(wr.URL, fmt.Sprintf("%s run #%d", wf.File, wr.ID))
 	if wr.Status != "completed" {
-		done := 0
-		for _, j := range jobs {
-			if j.Status == "completed" {
-				done++
-			}
-		}
-		return runner.Poll(x.Now(), recheckWorkflow, fmt.Sprintf("%s %s — %d/%d jobs done", link, strings.ReplaceAll(wr.Status, "_", " "), done, len(jobs)))
+		return runner.Poll(x.Now(), recheckWorkflow, fmt.Sprintf("%s %s — %d/%d jobs done",
+			link, strings.ReplaceAll(wr.Status, "_", " "), len(d.JobsReported), d.JobCount))
 	}
 	if wr.Conclusion != "success" {
 		if err := s.opts.GitHub.SetDeploymentStatus(ctx, d.DeploymentID, "failure", wr.URL, "production workflow "+wr.Conclusion); err != nil {

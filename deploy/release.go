@@ -93,7 +93,9 @@ func pendingSteps(names ...string) []store.Step {
 // releaseWorkflow is the runner's view of a release run.
 type releaseWorkflow struct{ s *Service }
 
-func (w releaseWorkflow) Changed(ctx context.Context, run store.Run) error { return w.s.postCard(ctx, run) }
+func (w releaseWorkflow) Changed(ctx context.Context, run store.Run) error {
+	return w.s.postCard(ctx, run)
+}
 
 func (w releaseWorkflow) Steps(store.Run) []runner.Step {
 	s := w.s
@@ -104,16 +106,12 @@ func (w releaseWorkflow) Steps(store.Run) []runner.Step {
 	}
 }
 
-// cutBranch creates release/vX.Y.Z at develop's head, unless it exists.
+// cutBranch creates release/vX.Y.Z at develop's head, unless it exists (CreateBranch looks
+// for it first and keeps it as it is).
 func (s *Service) cutBranch(ctx context.Context, x *runner.Exec) runner.Result {
 	d, err := decodeData(x.Run())
 	if err != nil {
 		return runner.Failed(err.Error())
-	}
-	if existing, err := s.opts.GitHub.Branch(ctx, d.Branch); err == nil {
-		return s.recordBranch(ctx, x, existing, "already there")
-	} else if !errors.Is(err, gh.ErrNotFound) {
-		return retryOrFail(x, err, "reading "+d.Branch)
 	}
 	develop, err := s.opts.GitHub.Branch(ctx, s.cfg.GitHub.DevelopBranch)
 	if err != nil {
@@ -123,7 +121,11 @@ func (s *Service) cutBranch(ctx context.Context, x *runner.Exec) runner.Result {
 	if err != nil {
 		return retryOrFail(x, err, "creating "+d.Branch)
 	}
-	return s.recordBranch(ctx, x, br, fmt.Sprintf("cut from %s at %s", s.cfg.GitHub.DevelopBranch, shortSHA(develop.SHA)))
+	how := fmt.Sprintf("cut from %s at %s", s.cfg.GitHub.DevelopBranch, shortSHA(develop.SHA))
+	if br.SHA != develop.SHA {
+		how = "already there, at " + shortSHA(br.SHA)
+	}
+	return s.recordBranch(ctx, x, br, how)
 }
 
 func (s *Service) recordBranch(ctx context.Context, x *runner.Exec, br gh.Branch, how string) runner.Result {
