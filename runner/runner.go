@@ -228,11 +228,11 @@ func (r *Runner) advance(ctx context.Context, run store.Run) {
 			r.changed(stepCtx, wf, run, log)
 		}
 
-		res := r.runStep(stepCtx, step, run, log)
+		res, seen := r.runStep(stepCtx, step, run, log)
 		if stepCtx.Err() != nil {
 			return // lease lost or shutting down: the step's outcome is not ours to record
 		}
-		next, visible, err := r.record(stepCtx, run, step.Name, res)
+		next, visible, err := r.record(stepCtx, seen, step.Name, res)
 		if err != nil {
 			log.Error().Err(err).Str("step", step.Name).Msg("recording a step's outcome failed; it will run again")
 			return
@@ -258,21 +258,29 @@ func nextStep(run store.Run, steps []Step) int {
 	return -1
 }
 
-func (r *Runner) runStep(ctx context.Context, step Step, run store.Run, log zerolog.Logger) (res Result) {
+// runStep runs a step and returns its result with the run as the step last saw it (its own
+// updates included), so that record can tell changes made from outside during the step.
+func (r *Runner) runStep(ctx context.Context, step Step, run store.Run, log zerolog.Logger) (res Result, seen store.Run) {
+	x := &Exec{store: r.opts.Store, clock: r.opts.Clock, run: run, step: step.Name}
 	defer func() {
 		if p := recover(); p != nil {
 			log.Error().Str("step", step.Name).Interface("panic", p).Bytes("stack", debug.Stack()).Msg("step panicked")
-			res = Retry(fmt.Errorf("internal error in step %s", step.Name), time.Minute)
+			res, seen = Retry(fmt.Errorf("internal error in step %s", step.Name), time.Minute), x.run
 		}
 	}()
-	return step.Run(ctx, &Exec{store: r.opts.Store, clock: r.opts.Clock, run: run, step: step.Name})
+	res = step.Run(ctx, x)
+	return res, x.run
 }
 
-// record stores a step's result and the run state it implies. visible reports whether the
-// card would change.
-func (r *Runner) record(ctx context.Context, run store.Run, name string, res Result) (store.Run, bool, error) {
+// record stores a step's result and the run state it implies. seen is the run as the step
+// last saw it; a change made meanwhile from outside (a click that ticked an item or approved,
+// and asked to be looked at now) keeps its earlier wake-up, so the step runs again with it
+// instead of sleeping on a result that did not know of it. visible reports whether the card
+// would change.
+func (r *Runner) record(ctx context.Context, seen store.Run, name string, res Result) (store.Run, bool, error) {
 	visible := false
-	next, err := r.opts.Store.UpdateRun(ctx, run.ID, func(cur *store.Run) error {
+	next, err := r.opts.Store.UpdateRun(ctx, seen.ID, func(cur *store.Run) error {
+		woken := cur.Version != seen.Version && cur.WakeAt != nil
 		if cur.State.Final() {
 			return nil // cancelled while the step ran
 		}
@@ -293,14 +301,16 @@ func (r *Runner) record(ctx context.Context, run store.Run, name string, res Res
 			visible = true
 		case store.StepWaiting:
 			cur.State = store.RunWaiting
-			switch {
-			case res.retryAfter > 0:
+			wake := res.wakeAt
+			if res.retryAfter > 0 {
 				s.Attempts++
-				wake := now.Add(res.retryAfter)
-				cur.WakeAt = &wake
-			default:
-				cur.WakeAt = res.wakeAt
+				at := now.Add(res.retryAfter)
+				wake = &at
 			}
+			if woken && (wake == nil || cur.WakeAt.Before(*wake)) {
+				wake = cur.WakeAt
+			}
+			cur.WakeAt = wake
 		}
 		return nil
 	})

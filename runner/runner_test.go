@@ -22,6 +22,9 @@ import (
 // step ran and records every change the runner announces.
 type fakeWorkflow struct {
 	approved atomic.Bool
+	// clickDuringApprove makes a person approve while the approve step is being evaluated:
+	// the step has already read "not approved" and returns WaitForPerson.
+	clickDuringApprove func()
 	failSoak atomic.Int32 // the first n soak runs report a transient error
 	runs     sync.Map     // step name → *atomic.Int32
 	changes  atomic.Int32
@@ -58,6 +61,10 @@ func (w *fakeWorkflow) Steps(store.Run) []runner.Step {
 		{Name: "approve", Run: func(ctx context.Context, x *runner.Exec) runner.Result {
 			w.ran("approve")
 			if !w.approved.Load() {
+				if click := w.clickDuringApprove; click != nil {
+					w.clickDuringApprove = nil
+					click()
+				}
 				return runner.WaitForPerson("waiting for approval")
 			}
 			return runner.Passed("approved")
@@ -230,4 +237,25 @@ func TestCancelledRunIsLeftAlone(t *testing.T) {
 	require.Equal(t, store.RunCancelled, run.State)
 	require.Equal(t, store.StepWaiting, run.StepByName("soak").State)
 	require.Equal(t, 1, b.wf.count("soak"), "no step runs after a cancel")
+}
+
+func TestAClickDuringAStepIsNotLost(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	run := b.create(t)
+	b.settle(t, run.ID) // soaking: nothing runs until the clock moves
+	b.wf.clickDuringApprove = func() {
+		b.wf.approved.Store(true)
+		_, err := b.st.UpdateRun(context.Background(), run.ID, func(r *store.Run) error {
+			now := b.clock.Now()
+			r.WakeAt = &now
+			return nil
+		})
+		require.NoError(t, err)
+	}
+	b.clock.Advance(25 * time.Hour)
+
+	run = b.settle(t, run.ID)
+	require.Equal(t, store.RunSucceeded, run.State, "the approval that raced the step wakes the run again")
+	require.Equal(t, 2, b.wf.count("approve"))
 }
