@@ -25,9 +25,9 @@ type fakeWorkflow struct {
 	// clickDuringApprove makes a person approve while the approve step is being evaluated:
 	// the step has already read "not approved" and returns WaitForPerson.
 	clickDuringApprove func()
-	failSoak atomic.Int32 // the first n soak runs report a transient error
-	runs     sync.Map     // step name → *atomic.Int32
-	changes  atomic.Int32
+	failSoak           atomic.Int32 // the first n soak runs report a transient error
+	runs               sync.Map     // step name → *atomic.Int32
+	changes            atomic.Int32
 }
 
 func (w *fakeWorkflow) count(name string) int {
