@@ -124,6 +124,19 @@ type Environment struct {
 	Approval Role `yaml:"approval"`
 	// Checklist requires the runbook's deployment checklist (default true).
 	Checklist *bool `yaml:"checklist"`
+	// Release says a deploy here is the release: it merges the release pull request, tags the
+	// merge and publishes the GitHub release before the workflow runs. Default: true for the
+	// environment called production, false elsewhere (those deploy the release branch as it is,
+	// by dispatching the workflow on it).
+	Release *bool `yaml:"release"`
+}
+
+// Releases reports whether a deploy to the environment merges, tags and publishes the release.
+func (e *Environment) Releases() bool {
+	if e.Release != nil {
+		return *e.Release
+	}
+	return e.Name == "production"
 }
 
 // Soak is the time a release must have spent in an earlier environment.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/opsbot-dev/opsbot/chat"
 	"github.com/opsbot-dev/opsbot/config"
+	gh "github.com/opsbot-dev/opsbot/integrations/github"
 	"github.com/opsbot-dev/opsbot/runner"
 	"github.com/opsbot-dev/opsbot/store"
 )
@@ -43,6 +44,9 @@ func (s *Service) checkApproval(ctx context.Context, x *runner.Exec) runner.Resu
 	br, d, err := s.refreshHead(ctx, x)
 	if err != nil {
 		return retryOrFail(x, err, "reading the release head")
+	}
+	if d.GatedSHA != "" && br.SHA != d.GatedSHA {
+		return s.rewindGates(ctx, x, br.SHA)
 	}
 	if d.Approval != nil && d.Approval.SHA == br.SHA {
 		if err := s.postThread(ctx, x.Run(), fmt.Sprintf("approved:%d", d.ApprovalRequest.Seq), say("✅ Approved by %s for %s (%s) %s.",
@@ -156,12 +160,13 @@ func (s *Service) authorizeApproval(ctx context.Context, who chat.Actor, run sto
 	if verb == "approve" && who.UserID == run.RequestedBy {
 		return chat.Refuse("You requested this deploy; someone else must approve it.")
 	}
-	if d.ApprovalRequest == nil || d.ApprovalRequest.SHA != t.sha || d.ApprovalRequest.Seq != t.seq {
-		head := ""
-		if d.ApprovalRequest != nil {
-			head = shortSHA(d.ApprovalRequest.SHA)
-		}
-		return chat.Refuse("The release head moved to %s after this request; please %s the new request in the thread.", head, verb)
+	switch req := d.ApprovalRequest; {
+	case req == nil:
+		return chat.Refuse("This deploy is not waiting for approval (it is %s).", describeState(run))
+	case t.seq < req.Seq:
+		return chat.Refuse("The release head moved to %s after this request; please %s the new request in the thread.", shortSHA(req.SHA), verb)
+	case t.seq != req.Seq || t.sha != req.SHA:
+		return chat.Refuse("That button does not match the approval request of this deploy; use the buttons in its thread.")
 	}
 	return nil
 }
@@ -175,7 +180,7 @@ func (s *Service) Approve(ctx context.Context, who chat.Actor, value string) (ch
 	now := s.now()
 	var repeated bool
 	run, d, err := updateData(ctx, s.opts.Store, t.runID, func(r *store.Run, d *runData) error {
-		if d.Approval != nil && d.Approval.SHA == t.sha {
+		if d.Approval != nil && d.Approval.SHA == t.sha && d.Approval.By == who.UserID {
 			repeated = true // a double click: the first one counted
 			return nil
 		}
@@ -193,7 +198,7 @@ func (s *Service) Approve(ctx context.Context, who chat.Actor, value string) (ch
 		return chat.Message{}, err
 	}
 	if repeated {
-		return say("%s (%s) is already approved by %s.", d.Version, shortSHA(t.sha), chat.User(d.Approval.By)), nil
+		return say("You already approved %s (%s); it counts once.", d.Version, shortSHA(t.sha)), nil
 	}
 	s.opts.Wake()
 	return say("You approved %s (%s) for %s.", d.Version, shortSHA(t.sha), run.Env), nil
@@ -319,8 +324,23 @@ func (s *Service) CancelRun(ctx context.Context, who chat.Actor, runID int64) (c
 	// The run is cancelled in the store first; stopping GitHub's work follows and is
 	// idempotent, so a failure here is reported but changes nothing recorded.
 	var problems []string
-	if d.WorkflowRunID != 0 {
-		if err := s.opts.GitHub.CancelWorkflowRun(ctx, d.WorkflowRunID); err != nil {
+	workflowRun := d.WorkflowRunID
+	if workflowRun == 0 && (d.TaggedAt != nil || d.DispatchedAt != nil) {
+		// Tagged or dispatched, but the run was not recorded yet: it may be running anyway.
+		var q gh.WorkflowRunQuery
+		if d.DispatchedAt != nil {
+			q = gh.WorkflowRunQuery{Event: "workflow_dispatch", CreatedAfter: d.DispatchedAt.Add(-time.Minute)}
+		} else {
+			q = gh.WorkflowRunQuery{Event: "push", HeadSHA: d.MergeSHA, CreatedAfter: d.TaggedAt.Add(-time.Minute)}
+		}
+		if found, err := s.opts.GitHub.FindWorkflowRun(ctx, s.cfg.GitHub.Workflow.File, q); err != nil {
+			problems = append(problems, "looking for the workflow run failed: "+err.Error())
+		} else if found != nil {
+			workflowRun = found.ID
+		}
+	}
+	if workflowRun != 0 {
+		if err := s.opts.GitHub.CancelWorkflowRun(ctx, workflowRun); err != nil {
 			problems = append(problems, "cancelling the workflow run failed: "+err.Error())
 		}
 	}

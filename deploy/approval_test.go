@@ -52,7 +52,7 @@ func TestApprovalRefusals(t *testing.T) {
 	value := b.approvalValue(t, run.ID, 1)
 	release, err := b.store.GetRunByKey(b.ctx, "release:acme/analytics:v1.0.0")
 	require.NoError(t, err)
-	moved := fmt.Sprintf("The release head moved to %s after this request; please approve the new request in the thread.", head[:7])
+	forged := "That button does not match the approval request of this deploy; use the buttons in its thread."
 
 	cases := []struct {
 		name  string
@@ -63,8 +63,8 @@ func TestApprovalRefusals(t *testing.T) {
 		{"self-approval", carol, value, "You requested this deploy; someone else must approve it."},
 		{"a deployer who is no product owner", alice, value, "Only @product_owner can approve deploys to production."},
 		{"someone with no role", dave, value, "Only @product_owner can approve deploys to production."},
-		{"a value naming another SHA", bob, fmt.Sprintf("%d:%s:1", run.ID, "0123456789abcdef0123456789abcdef01234567"), moved},
-		{"a value naming another request", bob, fmt.Sprintf("%d:%s:2", run.ID, head), moved},
+		{"a value naming another SHA", bob, fmt.Sprintf("%d:%s:1", run.ID, "0123456789abcdef0123456789abcdef01234567"), forged},
+		{"a value naming a request not made", bob, fmt.Sprintf("%d:%s:2", run.ID, head), forged},
 		{"a value naming the release run", bob, fmt.Sprintf("%d:%s:1", release.ID, head), "That button is not one of mine."},
 		{"a value naming no run", bob, fmt.Sprintf("%d:%s:1", run.ID+100, head), "That deploy does not exist."},
 		{"a value that is no approval", bob, fmt.Sprintf("%d:docs", run.ID), "That button is not one of mine."},
@@ -102,9 +102,9 @@ func TestApprovalByTheProductOwnerCountsOnceWhenDoubleClicked(t *testing.T) {
 	require.NoError(t, errs[1])
 	slices.Sort(replies)
 	require.Equal(t, []string{
+		fmt.Sprintf("You already approved v1.0.0 (%s); it counts once.", head[:7]),
 		fmt.Sprintf("You approved v1.0.0 (%s) for production.", head[:7]),
-		fmt.Sprintf("v1.0.0 (%s) is already approved by <@U0BOB>.", head[:7]),
-	}, replies)
+	}, replies) // sorted
 	run = b.drive(t, run.ID, stepIs("merge", store.StepPassed, ""), nil)
 	require.Equal(t, "approved by <@U0BOB> for "+head[:7], run.StepByName("approval").Detail)
 	require.Contains(t, shown(t, b.outbox(t, fmt.Sprintf("run:%d:approved:1", run.ID))),
@@ -112,7 +112,7 @@ func TestApprovalByTheProductOwnerCountsOnceWhenDoubleClicked(t *testing.T) {
 	require.Len(t, b.gh.Merges(), 1)
 }
 
-func TestApprovalRequestIsRenewedWhenTheReleaseHeadMoves(t *testing.T) {
+func TestAMovedReleaseHeadIsGatedAgainBeforeApproval(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	run := b.toApproval(t, alice)
@@ -121,6 +121,17 @@ func TestApprovalRequestIsRenewedWhenTheReleaseHeadMoves(t *testing.T) {
 
 	newHead, err := b.gh.PushCommit(branch, "Fix the link in the release notes")
 	require.NoError(t, err)
+	// The runbook's gates hold for one commit: the new one has been through CI (the fake runs
+	// it green) but has not soaked in development.
+	run = b.drive(t, run.ID, stepIs("soak", store.StepWaiting, store.WaitBlocked), nil)
+	require.Contains(t, run.StepByName("ci").Detail, newHead[:7], "CI is checked again, for the new head")
+	require.Contains(t, shown(t, b.outbox(t, fmt.Sprintf("run:%d:rewound:%s", run.ID, newHead))), fmt.Sprintf(
+		"⚠️ The release head moved to %s after the gates passed for %s; re-checking CI, soak and code review for %s.",
+		newHead[:7], oldHead[:7], newHead[:7]))
+	_, err = b.svc.Approve(b.ctx, actor(bob), first)
+	requireRefused(t, err, "This deploy is not waiting for approval")
+
+	b.deployedToDevelopment(t, newHead)
 	run = b.drive(t, run.ID, b.approvalRequested(2), nil)
 
 	superseded := b.outbox(t, approvalKey(run.ID, 1))
@@ -153,13 +164,13 @@ func TestApprovalIsVoidWhenTheReleaseHeadMovesAfterIt(t *testing.T) {
 	newHead, err := b.gh.PushCommit(branch, "Fix the link in the release notes")
 	require.NoError(t, err)
 	b.start(t, processHooks{})
-	run = b.drive(t, run.ID, b.approvalRequested(2), nil)
+	run = b.drive(t, run.ID, stepIs("soak", store.StepWaiting, store.WaitBlocked), nil)
 
-	require.Contains(t, shown(t, b.outbox(t, fmt.Sprintf("run:%d:voided:1", run.ID))), fmt.Sprintf(
-		"⚠️ The release head moved to %s after <@U0BOB> approved %s; the approval is void. @product_owner, please approve again.",
-		newHead[:7], oldHead[:7]))
-	run = b.drive(t, run.ID, stepIs("approval", store.StepWaiting, store.WaitPerson), nil)
+	require.Contains(t, shown(t, b.outbox(t, fmt.Sprintf("run:%d:rewound:%s", run.ID, newHead))), fmt.Sprintf(
+		"<@U0BOB>'s approval of %s is void.", oldHead[:7]))
 	require.Empty(t, b.gh.Merges(), "nothing is merged on a void approval")
+	b.deployedToDevelopment(t, newHead)
+	run = b.drive(t, run.ID, b.approvalRequested(2), nil)
 	_, err = b.svc.Approve(b.ctx, actor(bob), first)
 	requireRefused(t, err, fmt.Sprintf("The release head moved to %s after this request", newHead[:7]))
 }

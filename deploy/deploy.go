@@ -117,6 +117,7 @@ type runData struct {
 	Branch  string `json:"branch"`
 
 	BranchSHA   string   `json:"branch_sha,omitempty"` // the release head as last seen
+	GatedSHA    string   `json:"gated_sha,omitempty"`  // the head CI, soak and review passed for
 	PR          int      `json:"pr,omitempty"`
 	PRURL       string   `json:"pr_url,omitempty"`
 	CommitCount int      `json:"commit_count,omitempty"`
@@ -129,10 +130,13 @@ type runData struct {
 	Approval        *approval        `json:"approval,omitempty"`
 	Rejection       *rejection       `json:"rejection,omitempty"`
 
-	MergeSHA   string     `json:"merge_sha,omitempty"`
-	TagSHA     string     `json:"tag_sha,omitempty"`
-	TaggedAt   *time.Time `json:"tagged_at,omitempty"`
-	ReleaseURL string     `json:"release_url,omitempty"`
+	MergeSHA string     `json:"merge_sha,omitempty"`
+	TagSHA   string     `json:"tag_sha,omitempty"`
+	TaggedAt *time.Time `json:"tagged_at,omitempty"`
+	// TagExisted: the version was tagged before this run (a re-deploy); its tag push started
+	// no run for us, so the workflow is dispatched instead.
+	TagExisted bool   `json:"tag_existed,omitempty"`
+	ReleaseURL string `json:"release_url,omitempty"`
 
 	DeploymentID   int64           `json:"deployment_id,omitempty"`
 	DispatchedAt   *time.Time      `json:"dispatched_at,omitempty"`

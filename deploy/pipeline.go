@@ -210,7 +210,51 @@ func (s *Service) checkCI(ctx context.Context, x *runner.Exec) runner.Result {
 		return runner.Poll(x.Now(), recheckCI, fmt.Sprintf("%d/%d checks passed, %d still running on %s",
 			sum.Passed, sum.Total, sum.Pending, shortSHA(br.SHA)))
 	}
+	if err := updateRunData(ctx, x, func(d *runData) { d.GatedSHA = br.SHA }); err != nil {
+		return runner.Retry(err, 5*time.Second)
+	}
 	return runner.Passed(fmt.Sprintf("%d/%d checks passed on %s", sum.Passed, sum.Total, shortSHA(br.SHA)))
+}
+
+// gateSteps are the steps whose verdict holds for one release head only.
+var gateSteps = []string{stepCI, stepSoak, stepReview, stepChecklist}
+
+// rewindGates sets the gates back to pending when the release head moved since they passed:
+// the new commit has not been through CI, has not soaked, and was not reviewed. The approval
+// is void, and so are the checklist items the bot ticked on the gates' evidence.
+func (s *Service) rewindGates(ctx context.Context, x *runner.Exec, head string) runner.Result {
+	var gated string
+	var voided *approval
+	if err := x.Update(ctx, func(r *store.Run) error {
+		d, err := decodeData(*r)
+		if err != nil {
+			return err
+		}
+		gated, voided = d.GatedSHA, d.Approval
+		for _, name := range gateSteps {
+			if st := r.StepByName(name); st != nil {
+				*st = store.Step{Name: name, State: store.StepPending}
+			}
+		}
+		for _, it := range checklist {
+			if t, ok := d.Checklist[it.ID]; ok && t.By == "" {
+				delete(d.Checklist, it.ID)
+			}
+		}
+		d.GatedSHA, d.Approval = "", nil
+		return encodeData(r, d)
+	}); err != nil {
+		return runner.Retry(err, 5*time.Second)
+	}
+	note := fmt.Sprintf("⚠️ The release head moved to %s after the gates passed for %s; re-checking CI, soak and code review for %s.",
+		shortSHA(head), shortSHA(gated), shortSHA(head))
+	if voided != nil {
+		note += fmt.Sprintf(" %s's approval of %s is void.", chat.User(voided.By), shortSHA(voided.SHA))
+	}
+	if err := s.postThread(ctx, x.Run(), "rewound:"+head, say("%s", note)); err != nil {
+		return runner.Retry(err, 5*time.Second)
+	}
+	return runner.Rewound(fmt.Sprintf("the release head moved to %s; re-checking the gates", shortSHA(head)))
 }
 
 // checkSoak: the release head was deployed successfully to the soak environment long enough
@@ -270,16 +314,25 @@ func (s *Service) merge(ctx context.Context, x *runner.Exec) runner.Result {
 	if err != nil {
 		return runner.Failed(err.Error())
 	}
-	if d.Approval == nil && s.stepEnv(x.Run()).Approval != "none" {
+	env := s.stepEnv(x.Run())
+	if !env.Releases() {
+		return runner.Skipped(fmt.Sprintf("%s deploys the release branch as it is; only a release environment merges and tags", env.Name))
+	}
+	if d.Approval == nil && env.Approval != "none" {
 		return runner.Failed("no approval is recorded; refusing to merge")
 	}
-	expected := d.BranchSHA
+	expected := d.GatedSHA
 	if d.Approval != nil {
 		expected = d.Approval.SHA
 	}
 	sha, err := s.opts.GitHub.MergePullRequest(ctx, d.PR, expected, s.cfg.GitHub.MergeMethod, "Release "+d.Version)
 	if errors.Is(err, gh.ErrHeadMoved) {
-		return runner.Failed(fmt.Sprintf("the release head moved after the approval of %s; nothing was merged — start the deploy again", shortSHA(expected)))
+		// Pushed to between the approval and the merge: nothing was merged.
+		br, err := s.opts.GitHub.Branch(ctx, d.Branch)
+		if err != nil {
+			return retryOrFail(x, err, "reading the release head")
+		}
+		return s.rewindGates(ctx, x, br.SHA)
 	}
 	if err != nil {
 		return retryOrFail(x, err, fmt.Sprintf("merging PR #%d", d.PR))
@@ -297,11 +350,19 @@ func (s *Service) tagAndRelease(ctx context.Context, x *runner.Exec) runner.Resu
 	if err != nil {
 		return runner.Failed(err.Error())
 	}
+	if env := s.stepEnv(x.Run()); !env.Releases() {
+		return runner.Skipped(fmt.Sprintf("%s deploys the release branch as it is; only a release environment merges and tags", env.Name))
+	}
 	if d.TaggedAt == nil {
 		// Recorded before the push, as the dispatch time is: the run the push starts is looked
-		// for from this time on, so a crash right after the push must not move it later.
+		// for from this time on, so a crash right after the push must not move it later. A
+		// tag that is there already (a re-deploy) starts no run for us: noted, to dispatch.
+		existing, err := s.opts.GitHub.Tag(ctx, d.Version)
+		if err != nil && !errors.Is(err, gh.ErrNotFound) {
+			return retryOrFail(x, err, "looking for tag "+d.Version)
+		}
 		now := x.Now()
-		if err := updateRunData(ctx, x, func(d *runData) { d.TaggedAt = &now }); err != nil {
+		if err := updateRunData(ctx, x, func(d *runData) { d.TaggedAt, d.TagExisted = &now, existing != nil }); err != nil {
 			return runner.Retry(err, 5*time.Second)
 		}
 	}
@@ -344,7 +405,8 @@ func (s *Service) followWorkflow(ctx context.Context, x *runner.Exec) runner.Res
 	}
 	run := x.Run()
 	if d.DeploymentID == 0 {
-		dep, err := s.opts.GitHub.CreateDeployment(ctx, d.Version, run.Env, fmt.Sprintf("%s by opsbot (run #%d)", run.Title, run.ID), fmt.Sprintf("opsbot-run-%d", run.ID))
+		ref, _ := s.deployedRef(run, d)
+		dep, err := s.opts.GitHub.CreateDeployment(ctx, ref, run.Env, fmt.Sprintf("%s by opsbot (run #%d)", run.Title, run.ID), fmt.Sprintf("opsbot-run-%d", run.ID))
 		if err != nil {
 			return retryOrFail(x, err, "recording the GitHub deployment")
 		}
@@ -405,6 +467,19 @@ func (s *Service) followWorkflow(ctx context.Context, x *runner.Exec) runner.Res
 	return runner.Passed(fmt.Sprintf("%s succeeded in %s", link, humanDuration(wr.UpdatedAt.Sub(wr.CreatedAt))))
 }
 
+// deployedRef is what a deploy puts in the environment: the release tag on its merge commit,
+// or, for an environment that does not release, the release branch at the approved (or
+// gated) head.
+func (s *Service) deployedRef(run store.Run, d runData) (ref, sha string) {
+	if s.stepEnv(run).Releases() {
+		return d.Version, d.MergeSHA
+	}
+	if d.Approval != nil {
+		return d.Branch, d.Approval.SHA
+	}
+	return d.Branch, d.GatedSHA
+}
+
 // findWorkflowRun finds the production workflow's run for this release. go-github returns no
 // run ID on dispatch, so the run is found by workflow, head SHA, event and creation time; the
 // dispatch time is recorded before dispatching, so a crash cannot dispatch twice.
@@ -415,18 +490,22 @@ func (s *Service) findWorkflowRun(ctx context.Context, x *runner.Exec, d *runDat
 	if d.TaggedAt != nil {
 		since = *d.TaggedAt
 	}
-	if wf.Trigger == "dispatch" {
+	// The tag push starts the workflow unless it is dispatched: by configuration, for a tag
+	// that existed before this run (its push was long ago), and for an environment that
+	// deploys the release branch rather than a tag.
+	ref, sha := s.deployedRef(x.Run(), *d)
+	if wf.Trigger == "dispatch" || d.TagExisted || ref == d.Branch {
 		if d.DispatchedAt == nil {
 			now := x.Now()
 			if err := updateRunData(ctx, x, func(d *runData) { d.DispatchedAt = &now }); err != nil {
 				return gh.WorkflowRun{}, runner.Retry(err, 5*time.Second), true
 			}
 			d.DispatchedAt = &now
-			if err := s.opts.GitHub.DispatchWorkflow(ctx, wf.File, d.Version, map[string]any{wf.Input: d.Version}); err != nil {
+			if err := s.opts.GitHub.DispatchWorkflow(ctx, wf.File, ref, map[string]any{wf.Input: d.Version}); err != nil {
 				return gh.WorkflowRun{}, retryOrFail(x, err, "dispatching "+wf.File), true
 			}
 		}
-		q.Event, since = "workflow_dispatch", *d.DispatchedAt
+		q.Event, q.HeadSHA, since = "workflow_dispatch", sha, *d.DispatchedAt
 	}
 	q.CreatedAfter = since.Add(-time.Minute)
 	found, err := s.opts.GitHub.FindWorkflowRun(ctx, wf.File, q)

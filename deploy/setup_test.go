@@ -546,3 +546,12 @@ func (b *testBundle) productionDeployments() []fakegithub.Deployment {
 	}
 	return found
 }
+
+// deployedToDevelopment records a successful deployment of sha to development, as the team's
+// continuous delivery would after a push; the soak gate counts from it.
+func (b *testBundle) deployedToDevelopment(t testing.TB, sha string) {
+	t.Helper()
+	dep, err := b.client.CreateDeployment(b.ctx, sha, "development", "continuous delivery", "cd-"+sha)
+	require.NoError(t, err)
+	require.NoError(t, b.client.SetDeploymentStatus(b.ctx, dep.ID, "success", "", "deployed"))
+}

@@ -135,3 +135,58 @@ func (b *testBundle) requireJobReplies(t *testing.T, runID, workflowRunID int64,
 		require.Contains(t, reply, "|"+job.Name+">")
 	}
 }
+
+func TestStagingDeploysTheReleaseBranchWithoutMergingOrTagging(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	approvedByCarol(t, b, b.cutRelease(t))
+	head := b.releaseHead(t)
+
+	run := b.startDeploy(t, alice, "staging")
+	run = b.drive(t, run.ID, ended, b.people(t))
+
+	require.Equal(t, store.RunSucceeded, run.State, describe(run))
+	require.Equal(t, store.StepSkipped, run.StepByName("merge").State)
+	require.Contains(t, run.StepByName("merge").Detail, "staging deploys the release branch as it is")
+	require.Equal(t, store.StepSkipped, run.StepByName("tag").State)
+	require.Empty(t, b.gh.Merges(), "a staging deploy merges nothing into main")
+	for _, tg := range b.gh.Tags() {
+		require.NotEqual(t, version, tg.Name, "and tags nothing")
+	}
+	var dispatched []fakegithub.WorkflowRun
+	for _, wr := range b.gh.WorkflowRuns() {
+		if wr.Event == "workflow_dispatch" {
+			dispatched = append(dispatched, wr)
+		}
+	}
+	require.Len(t, dispatched, 1, "the workflow is dispatched on the release branch")
+	require.Equal(t, head, dispatched[0].HeadSHA)
+	require.Equal(t, version, dispatched[0].Inputs["tag"])
+}
+
+func TestRedeployingATaggedVersionDispatchesTheWorkflow(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	first := b.deployToProduction(t)
+	require.Equal(t, store.RunSucceeded, first.State, describe(first))
+
+	run := b.startDeploy(t, alice, "")
+	run = b.drive(t, run.ID, ended, b.people(t))
+
+	require.Equal(t, store.RunSucceeded, run.State, describe(run))
+	require.Len(t, b.gh.Merges(), 1, "the merged pull request is not merged again")
+	tags := 0
+	for _, tg := range b.gh.Tags() {
+		if tg.Name == version {
+			tags++
+		}
+	}
+	require.Equal(t, 1, tags, "the tag is not moved or made again")
+	var events []string
+	for _, wr := range b.gh.WorkflowRuns() {
+		if wr.Tag == version {
+			events = append(events, wr.Event)
+		}
+	}
+	require.Equal(t, []string{"push", "workflow_dispatch"}, events, "the tag push started the first; the re-deploy dispatched the second")
+}

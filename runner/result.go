@@ -52,6 +52,11 @@ func Blocked(recheck time.Time, detail string) Result {
 	return Result{state: store.StepWaiting, wait: store.WaitBlocked, detail: detail, wakeAt: &recheck}
 }
 
+// Rewound: the step found that earlier steps must run again (the release head moved under
+// the gates that passed for it) and has set them back to pending with Exec.Update. The step
+// goes back to pending too, and the run continues at once from the first pending step.
+func Rewound(detail string) Result { return Result{state: store.StepPending, detail: detail} }
+
 // Retry: a transient error (a 5xx, a 429, a timeout). The step is tried again after d; the
 // card says what it is waiting for, and the step is never marked passed on an error.
 func Retry(err error, d time.Duration) Result {

@@ -292,6 +292,10 @@ func (r *Runner) record(ctx context.Context, seen store.Run, name string, res Re
 		visible = s.State != res.state || s.Detail != res.detail || s.Wait != res.wait
 		s.State, s.Detail, s.Wait = res.state, res.detail, res.wait
 		switch res.state {
+		case store.StepPending:
+			s.StartedAt, s.FinishedAt, s.Wait = nil, nil, ""
+			cur.State, cur.WakeAt = store.RunRunning, &now
+			visible = true
 		case store.StepPassed, store.StepSkipped:
 			s.FinishedAt = &now
 			cur.State, cur.WakeAt = store.RunRunning, &now
