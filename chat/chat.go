@@ -108,4 +108,7 @@ type Actor struct {
 	UserID    string
 	UserName  string
 	ChannelID string // where they acted
+	// TriggerID lets a domain open a modal for the person: Slack honours it for 3 s after
+	// their command or click.
+	TriggerID string
 }

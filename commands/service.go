@@ -38,6 +38,11 @@ type Domain interface {
 	Submit(ctx context.Context, who chat.Actor, sub Submission) (chat.Message, error)
 }
 
+// EventHandler is a Domain that follows Events API events (pins in incident channels).
+type EventHandler interface {
+	HandleEvent(ctx context.Context, ev Event) error
+}
+
 // Options configure a Service.
 type Options struct {
 	Store   store.Store
@@ -117,6 +122,8 @@ func (s *Service) Handle(ctx context.Context, in Inbound) error {
 		err, responseURL = s.handleClick(ctx, in), in.ResponseURL
 	case Submission:
 		err = s.handleSubmission(ctx, in)
+	case Event:
+		err = s.handleEvent(ctx, in)
 	}
 	if errors.Is(err, store.ErrUnavailable) && s.opts.Responder != nil && responseURL != "" {
 		if rerr := s.opts.Responder.RespondNow(ctx, responseURL, storeDownText); rerr != nil {
@@ -127,7 +134,7 @@ func (s *Service) Handle(ctx context.Context, in Inbound) error {
 }
 
 func (s *Service) handleCommand(ctx context.Context, in Invocation) error {
-	who := chat.Actor{UserID: in.UserID, UserName: in.UserName, ChannelID: in.ChannelID}
+	who := chat.Actor{UserID: in.UserID, UserName: in.UserName, ChannelID: in.ChannelID, TriggerID: in.TriggerID}
 	req, err := Parse(in.Command, in.Text)
 	if err != nil {
 		// The person already has the usage message from the ack.
@@ -169,7 +176,7 @@ func (s *Service) handleCommand(ctx context.Context, in Invocation) error {
 }
 
 func (s *Service) handleClick(ctx context.Context, in Click) error {
-	who := chat.Actor{UserID: in.UserID, UserName: in.UserName, ChannelID: in.ChannelID}
+	who := chat.Actor{UserID: in.UserID, UserName: in.UserName, ChannelID: in.ChannelID, TriggerID: in.TriggerID}
 	action := "click " + in.ActionID
 	for _, d := range s.opts.Domains {
 		if !d.ClaimsAction(in.ActionID) {
@@ -198,7 +205,7 @@ func (s *Service) handleClick(ctx context.Context, in Click) error {
 }
 
 func (s *Service) handleSubmission(ctx context.Context, in Submission) error {
-	who := chat.Actor{UserID: in.UserID, UserName: in.UserName}
+	who := chat.Actor{UserID: in.UserID, UserName: in.UserName, TriggerID: in.TriggerID}
 	action := "submit " + in.CallbackID
 	for _, d := range s.opts.Domains {
 		if !d.ClaimsView(in.CallbackID) {
@@ -221,6 +228,20 @@ func (s *Service) handleSubmission(ctx context.Context, in Submission) error {
 		return s.audit(ctx, who, action, outcome, detail)
 	}
 	return s.audit(ctx, who, action, "ignored", "no domain owns this modal")
+}
+
+// handleEvent passes an event to the domains that follow events. Events are not audited: they
+// are what people did in channels, not requests to the bot.
+func (s *Service) handleEvent(ctx context.Context, ev Event) error {
+	var errs []error
+	for _, d := range s.opts.Domains {
+		if h, ok := d.(EventHandler); ok {
+			if err := h.HandleEvent(ctx, ev); err != nil {
+				errs = append(errs, fmt.Errorf("handling %s event %s: %w", ev.Type, ev.EventID, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func (s *Service) refuse(ctx context.Context, in Inbound, who chat.Actor, action, reason string) error {

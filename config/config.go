@@ -25,14 +25,15 @@ type Config struct {
 	// Path is the file the configuration was read from ("" when built in code).
 	Path string `yaml:"-"`
 
-	Slack      Slack   `yaml:"slack"`
-	Roles      Roles   `yaml:"roles"`
-	Store      Store   `yaml:"store"`
-	HTTP       HTTP    `yaml:"http"`
-	GitHub     GitHub  `yaml:"github"`
-	Deploy     Deploy  `yaml:"deploy"`
-	Sandbox    Sandbox `yaml:"sandbox"`
-	Env        Env     `yaml:"-"`
+	Slack      Slack     `yaml:"slack"`
+	Roles      Roles     `yaml:"roles"`
+	Store      Store     `yaml:"store"`
+	HTTP       HTTP      `yaml:"http"`
+	GitHub     GitHub    `yaml:"github"`
+	Deploy     Deploy    `yaml:"deploy"`
+	Incidents  Incidents `yaml:"incidents"`
+	Sandbox    Sandbox   `yaml:"sandbox"`
+	Env        Env       `yaml:"-"`
 	lineOfPath map[string]int
 }
 
@@ -453,6 +454,7 @@ func (c *Config) validate() Problems {
 			bad(path+".soak.environment", "required: the environment the release must have soaked in")
 		}
 	}
+	ps = append(ps, c.prepareIncidents()...)
 	for _, name := range sortedKeys(c.Sandbox.Env) {
 		path := "sandbox.env." + name
 		value := c.Sandbox.Env[name]

@@ -210,12 +210,25 @@ deploy:
     staging:
       approval: none
       checklist: false
+incidents:
+  pagerduty:
+    service_id: %s
+    escalation_policy_id: %s
+    from: opsbot@example.com
+    routing_key: %s
+    events_url: %q
+    services: {analytics: %s}
+  statuspage:
+    page_id: %s
+    components: [%s]
 sandbox:
   # The sandbox's endpoints and its publicly known credentials. Only loopback URLs are accepted
   # here; real credentials always come from the environment.
   env:
 `, fakeslack.Deploys, fakeslack.Incidents, fakeslack.Stakeholders,
-		fakeslack.Deployers, fakeslack.ProductOwners, fakeslack.Oncall, fakeslack.Oncall, storePath)
+		fakeslack.Deployers, fakeslack.ProductOwners, fakeslack.Oncall, fakeslack.Oncall, storePath,
+		fakepagerduty.ServiceID, fakepagerduty.EscalationPolicyID, fakepagerduty.RoutingKey, sb.PagerDuty.EventsURL(),
+		fakepagerduty.EscalationPolicyID, fakestatuspage.PageID, fakestatuspage.ComponentAPI)
 	for _, k := range keys {
 		fmt.Fprintf(&b, "    %s: %q\n", k, env[k])
 	}

@@ -28,8 +28,11 @@ import (
 	"github.com/opsbot-dev/opsbot/commands"
 	"github.com/opsbot-dev/opsbot/config"
 	"github.com/opsbot-dev/opsbot/deploy"
+	"github.com/opsbot-dev/opsbot/incident"
 	"github.com/opsbot-dev/opsbot/integrations/github"
+	"github.com/opsbot-dev/opsbot/integrations/pagerduty"
 	"github.com/opsbot-dev/opsbot/integrations/slackapi"
+	"github.com/opsbot-dev/opsbot/integrations/statuspage"
 	"github.com/opsbot-dev/opsbot/runner"
 	"github.com/opsbot-dev/opsbot/store"
 )
@@ -133,7 +136,6 @@ func serve(ctx context.Context, cfg *config.Config, opts serveOptions) error {
 	var domains []commands.Domain
 	unavailable := map[string]string{
 		commands.Rollback: "/rollback arrives with post-deployment verification; it is not available on this opsbot yet.",
-		commands.Incident: "/incident is not set up on this opsbot yet.",
 	}
 	if cfg.Env.GitHubToken.Empty() {
 		for _, c := range []string{commands.Release, commands.Deploy, commands.Rollback} {
@@ -157,6 +159,12 @@ func serve(ctx context.Context, cfg *config.Config, opts serveOptions) error {
 		maps.Copy(workflows, deploys.Workflows())
 		domains = append(domains, commands.Deploys{Service: deploys})
 	}
+	incidents, err := newIncidents(cfg, st, workspace, roles, httpClient, clk, log, wake)
+	if err != nil {
+		return err
+	}
+	maps.Copy(workflows, incidents.Workflows())
+	domains = append(domains, commands.Incidents{Service: incidents})
 	rn, err = runner.New(runner.Options{
 		Store: st, Clock: clk, Log: log, Replica: replica, Lease: cfg.Store.Lease.Std(), Workflows: workflows,
 	})
@@ -196,6 +204,41 @@ func serve(ctx context.Context, cfg *config.Config, opts serveOptions) error {
 		func(ctx context.Context) error { return rn.Run(ctx) },
 		func(ctx context.Context) error { return serveHTTP(ctx, listener, b.HTTPHandler(reg)) },
 	)
+}
+
+// newIncidents wires the incident domain: Slack always; PagerDuty and Statuspage when their
+// credentials are set (otherwise their steps are skipped, saying so). Drills use only the
+// sandbox's.
+func newIncidents(cfg *config.Config, st store.Store, workspace *slackapi.Client, roles *access.Roles,
+	httpClient *http.Client, clk clock.Clock, log zerolog.Logger, wake func()) (*incident.Service, error) {
+	opts := incident.Options{
+		Store: st, Slack: workspace, Roles: roles, Config: cfg, Clock: clk, Log: log, Wake: wake,
+	}
+	for _, in := range cfg.IncidentIntegrations() {
+		log.Info().Str("integration", in.Name).Str("state", string(in.State)).Str("detail", in.Reason).Msg("integration")
+		switch {
+		case in.State == config.Absent:
+		case in.Name == "pagerduty":
+			pd, err := pagerduty.New(pagerduty.Config{
+				APIURL: cfg.Env.PagerDutyAPIURL, EventsURL: cfg.Incidents.PagerDuty.EventsURL,
+				Token: cfg.Env.PagerDutyToken.Reveal(), From: cfg.Incidents.PagerDuty.From, HTTPClient: httpClient,
+			})
+			if err != nil {
+				return nil, fmt.Errorf("setting up PagerDuty: %w", err)
+			}
+			opts.PagerDuty, opts.SandboxPagerDuty = pd, in.State == config.Sandboxed
+		case in.Name == "statuspage":
+			sp, err := statuspage.New(statuspage.Config{
+				BaseURL: cfg.Env.StatuspageAPIURL, APIKey: cfg.Env.StatuspageAPIKey.Reveal(),
+				PageID: cfg.Incidents.Statuspage.PageID, HTTPClient: httpClient,
+			})
+			if err != nil {
+				return nil, fmt.Errorf("setting up Statuspage: %w", err)
+			}
+			opts.Statuspage, opts.SandboxStatuspage = sp, in.State == config.Sandboxed
+		}
+	}
+	return incident.New(opts)
 }
 
 func openStore(ctx context.Context, cfg *config.Config, clk clock.Clock, log zerolog.Logger) (*store.SQL, error) {

@@ -23,6 +23,7 @@ type Client struct {
 
 	mu     sync.Mutex
 	groups map[string]cachedGroup
+	self   string // the bot's user ID, once asked
 }
 
 type cachedGroup struct {
