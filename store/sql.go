@@ -10,7 +10,8 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
 	"github.com/rs/zerolog"
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	"modernc.org/sqlite" // also registers the "sqlite" database/sql driver
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/opsbot-dev/opsbot/clock"
 )
@@ -86,13 +87,31 @@ func Open(ctx context.Context, cfg Config) (*SQL, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening %s store: %w", s.dialect.name, err)
 	}
-	if err := s.Ping(ctx); err != nil {
+	if err := s.firstPing(ctx); err != nil {
 		return nil, errors.Join(fmt.Errorf("opening %s store: %w", s.dialect.name, err), s.Close())
 	}
 	if err := s.Migrate(ctx); err != nil {
 		return nil, errors.Join(fmt.Errorf("opening %s store: %w", s.dialect.name, err), s.Close())
 	}
 	return s, nil
+}
+
+// firstPing connects for the first time. Processes that open one new SQLite file together race
+// to switch it to WAL, and the losers get SQLITE_BUSY at once: busy_timeout does not cover a
+// journal-mode change. So a busy first ping is tried again for a few seconds.
+func (s *SQL) firstPing(ctx context.Context) error {
+	for attempt := 1; ; attempt++ {
+		err := s.Ping(ctx)
+		var e *sqlite.Error
+		if err == nil || attempt == 50 || !errors.As(err, &e) || e.Code()&0xff != sqlite3.SQLITE_BUSY {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 func (s *SQL) openSQLite(dsn string) error {
