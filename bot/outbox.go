@@ -268,12 +268,18 @@ func (w *outboxWorker) send(ctx context.Context, m store.OutboxMessage, method s
 
 func messageOptions(m store.OutboxMessage) ([]slack.MsgOption, error) {
 	opts := []slack.MsgOption{slack.MsgOptionText(m.Text, false)}
-	if len(m.Blocks) > 0 {
+	switch {
+	case len(m.Blocks) > 0:
 		var blocks slack.Blocks
 		if err := json.Unmarshal(m.Blocks, &blocks); err != nil {
 			return nil, fmt.Errorf("decoding the blocks of %s: %w", m.Key, err)
 		}
 		opts = append(opts, slack.MsgOptionBlocks(blocks.BlockSet...))
+	case m.Upsert:
+		// chat.update keeps a message's blocks when it is sent none: a text-only revision of
+		// a message that had buttons would still show them. The text becomes its one block.
+		opts = append(opts, slack.MsgOptionBlocks(slack.NewSectionBlock(
+			slack.NewTextBlockObject(slack.MarkdownType, m.Text, false, false), nil, nil)))
 	}
 	return opts, nil
 }

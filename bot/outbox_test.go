@@ -322,3 +322,29 @@ func TestOutboxStaysUnderSlacksRateLimits(t *testing.T) {
 		})
 	}
 }
+
+// Slack keeps a message's blocks when chat.update sends none, so a card whose new revision is
+// text only must still lose the buttons of the old one.
+func TestOutboxUpdateWithoutBlocksReplacesTheOldBlocks(t *testing.T) {
+	t.Parallel()
+	w := start(t, setup{})
+	buttons, err := json.Marshal([]slack.Block{
+		slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, "v1.0.0 is ready. Approve?", false, false), nil, nil),
+		slack.NewActionBlock("approval", slack.NewButtonBlockElement("deploy.approve", "1:abc:1",
+			slack.NewTextBlockObject(slack.PlainTextType, "Approve", false, false))),
+	})
+	require.NoError(t, err)
+	request := card("run:1/approval", fakeslack.Deploys, "v1.0.0 is ready. Approve?")
+	request.Blocks = buttons
+	w.enqueue(t, request)
+	w.awaitSettled(t, "run:1/approval")
+
+	w.enqueue(t, card("run:1/approval", fakeslack.Deploys, "~Approval requested~ — the release head moved"))
+	w.awaitSettled(t, "run:1/approval")
+
+	msgs := w.botMessages(fakeslack.Deploys)
+	require.Len(t, msgs, 1)
+	require.Equal(t, "~Approval requested~ — the release head moved", msgs[0].Text)
+	require.NotContains(t, string(msgs[0].Blocks), "deploy.approve", "the old Approve button is gone")
+	require.Contains(t, string(msgs[0].Blocks), "the release head moved", "the new text is what the blocks show")
+}
