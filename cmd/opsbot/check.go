@@ -35,7 +35,7 @@ func runConfigCheck(_ context.Context, env environment, args []string) error {
 		fmt.Fprintf(env.stdout, "%d problem(s) in the environment\n", len(problems))
 	}
 	fmt.Fprintln(env.stdout, "integrations:")
-	for _, in := range cfg.Integrations() {
+	for _, in := range append(cfg.Integrations(), cfg.IncidentIntegrations()...) {
 		fmt.Fprintf(env.stdout, "  %-11s %-10s %s\n", in.Name, in.State, in.Reason)
 	}
 	if len(problems) > 0 {
