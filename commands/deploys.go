@@ -8,7 +8,8 @@ import (
 	"github.com/opsbot-dev/opsbot/deploy"
 )
 
-// Deploys serves /release, /deploy and the deploy cards' buttons with the deploy domain.
+// Deploys serves /release, /deploy, /rollback and the deploy cards' buttons with the deploy
+// domain.
 type Deploys struct {
 	Service *deploy.Service
 }
@@ -16,7 +17,7 @@ type Deploys struct {
 // Claims implements Domain.
 func (Deploys) Claims(req Request) bool {
 	switch req.(type) {
-	case ReleaseCreate, ReleaseStatus, DeployStart, DeployStatus, DeployHistory, DeployCancel:
+	case ReleaseCreate, ReleaseStatus, DeployStart, DeployStatus, DeployHistory, DeployCancel, RollbackStart:
 		return true
 	}
 	return false
@@ -37,6 +38,8 @@ func (d Deploys) Serve(ctx context.Context, who chat.Actor, req Request) (chat.M
 		return d.Service.History(ctx, r.Env)
 	case DeployCancel:
 		return d.Service.Cancel(ctx, who, r.Env)
+	case RollbackStart:
+		return d.Service.PromptRollback(ctx, who, r.Env, string(r.Version))
 	}
 	return chat.Message{}, chat.Refuse("That is not a deploy command.")
 }
@@ -63,6 +66,12 @@ func (d Deploys) Click(ctx context.Context, who chat.Actor, c Click) (chat.Messa
 			return chat.Message{}, chat.Refuse("That button is not one of mine.")
 		}
 		return d.Service.CancelRun(ctx, who, runID)
+	case "deploy.rollback":
+		return d.Service.PromptRollback(ctx, who, c.Value, "")
+	case "deploy.rollback.confirm":
+		return d.Service.ConfirmRollback(ctx, who, c.Value)
+	case "deploy.rollback.cancel":
+		return chat.Text("Nothing was rolled back."), nil
 	}
 	return chat.Message{}, chat.Refuse("That button is not one of mine.")
 }

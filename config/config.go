@@ -130,6 +130,9 @@ type Environment struct {
 	// environment called production, false elsewhere (those deploy the release branch as it is,
 	// by dispatching the workflow on it).
 	Release *bool `yaml:"release"`
+	// PostDeployment is the verification after the workflow, and auto_rollback (see
+	// verification.go).
+	PostDeployment `yaml:",inline"`
 }
 
 // Releases reports whether a deploy to the environment merges, tags and publishes the release.
@@ -455,6 +458,7 @@ func (c *Config) validate() Problems {
 		}
 	}
 	ps = append(ps, c.prepareIncidents()...)
+	ps = append(ps, c.preparePostDeployment()...)
 	for _, name := range sortedKeys(c.Sandbox.Env) {
 		path := "sandbox.env." + name
 		value := c.Sandbox.Env[name]

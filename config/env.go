@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -41,20 +42,28 @@ type Env struct {
 	GitHubToken      Secret // GITHUB_TOKEN
 	PagerDutyToken   Secret // PAGERDUTY_TOKEN
 	StatuspageAPIKey Secret // STATUSPAGE_API_KEY
+	SentryToken      Secret // SENTRY_TOKEN (an auth token with org:read)
+	NewRelicAPIKey   Secret // NEWRELIC_API_KEY (a user key, NRAK-…)
+	PingdomToken     Secret // PINGDOM_TOKEN (an API 3.1 token, read access)
 	DatabaseURL      Secret // OPSBOT_DATABASE_URL (PostgreSQL DSN; may hold a password)
 
 	SlackAPIURL      string // OPSBOT_SLACK_API_URL
 	GitHubAPIURL     string // OPSBOT_GITHUB_API_URL (also GitHub Enterprise Server)
 	PagerDutyAPIURL  string // OPSBOT_PAGERDUTY_API_URL
 	StatuspageAPIURL string // OPSBOT_STATUSPAGE_API_URL
-	AWSEndpointURL   string // AWS_ENDPOINT_URL (read by the AWS SDK itself; shown by config check)
+	SentryAPIURL     string // OPSBOT_SENTRY_API_URL (a regional or self-hosted Sentry)
+	NewRelicAPIURL   string // OPSBOT_NEWRELIC_API_URL (e.g. https://api.eu.newrelic.com for EU accounts)
+	PingdomAPIURL    string // OPSBOT_PINGDOM_API_URL
+	AWSEndpointURL   string // AWS_ENDPOINT_URL (the AWS SDK's own override; opsbot passes it on)
 }
 
 // EnvVars lists every variable opsbot reads, for documentation and config check.
 var EnvVars = []string{
 	"SLACK_APP_TOKEN", "SLACK_BOT_TOKEN", "GITHUB_TOKEN", "PAGERDUTY_TOKEN", "STATUSPAGE_API_KEY",
+	"SENTRY_TOKEN", "NEWRELIC_API_KEY", "PINGDOM_TOKEN",
 	"OPSBOT_DATABASE_URL", "OPSBOT_SLACK_API_URL", "OPSBOT_GITHUB_API_URL", "OPSBOT_PAGERDUTY_API_URL",
-	"OPSBOT_STATUSPAGE_API_URL", "AWS_ENDPOINT_URL",
+	"OPSBOT_STATUSPAGE_API_URL", "OPSBOT_SENTRY_API_URL", "OPSBOT_NEWRELIC_API_URL", "OPSBOT_PINGDOM_API_URL",
+	"AWS_ENDPOINT_URL",
 }
 
 func knownEnvVar(name string) bool {
@@ -85,11 +94,17 @@ func readEnv(getenv func(string) string) Env {
 		GitHubToken:      NewSecret(getenv("GITHUB_TOKEN")),
 		PagerDutyToken:   NewSecret(getenv("PAGERDUTY_TOKEN")),
 		StatuspageAPIKey: NewSecret(getenv("STATUSPAGE_API_KEY")),
+		SentryToken:      NewSecret(getenv("SENTRY_TOKEN")),
+		NewRelicAPIKey:   NewSecret(getenv("NEWRELIC_API_KEY")),
+		PingdomToken:     NewSecret(getenv("PINGDOM_TOKEN")),
 		DatabaseURL:      NewSecret(getenv("OPSBOT_DATABASE_URL")),
 		SlackAPIURL:      getenv("OPSBOT_SLACK_API_URL"),
 		GitHubAPIURL:     getenv("OPSBOT_GITHUB_API_URL"),
 		PagerDutyAPIURL:  getenv("OPSBOT_PAGERDUTY_API_URL"),
 		StatuspageAPIURL: getenv("OPSBOT_STATUSPAGE_API_URL"),
+		SentryAPIURL:     getenv("OPSBOT_SENTRY_API_URL"),
+		NewRelicAPIURL:   getenv("OPSBOT_NEWRELIC_API_URL"),
+		PingdomAPIURL:    getenv("OPSBOT_PINGDOM_API_URL"),
 		AWSEndpointURL:   getenv("AWS_ENDPOINT_URL"),
 	}
 }
@@ -118,6 +133,9 @@ func (c *Config) CheckEnv() Problems {
 		"OPSBOT_GITHUB_API_URL":     c.Env.GitHubAPIURL,
 		"OPSBOT_PAGERDUTY_API_URL":  c.Env.PagerDutyAPIURL,
 		"OPSBOT_STATUSPAGE_API_URL": c.Env.StatuspageAPIURL,
+		"OPSBOT_SENTRY_API_URL":     c.Env.SentryAPIURL,
+		"OPSBOT_NEWRELIC_API_URL":   c.Env.NewRelicAPIURL,
+		"OPSBOT_PINGDOM_API_URL":    c.Env.PingdomAPIURL,
 		"AWS_ENDPOINT_URL":          c.Env.AWSEndpointURL,
 	} {
 		if u == "" {
@@ -146,6 +164,9 @@ type Integration struct {
 	Name   string
 	State  IntegrationState
 	Reason string // what is missing, or where it points
+	// Endpoint is the base URL its client calls when it is configured or sandboxed ("" for AWS
+	// without AWS_ENDPOINT_URL: the SDK picks each service's endpoint).
+	Endpoint string
 }
 
 // Integrations reports each integration's state.
@@ -153,7 +174,30 @@ func (c *Config) Integrations() []Integration {
 	return []Integration{
 		integration("slack", c.Env.SlackAPIURL, "https://slack.com/api/", !c.Env.SlackBotToken.Empty(), "SLACK_BOT_TOKEN"),
 		integration("github", c.Env.GitHubAPIURL, "https://api.github.com/", !c.Env.GitHubToken.Empty() && c.GitHub.Repository != "", "GITHUB_TOKEN"),
+		c.awsIntegration(),
+		integration("sentry", c.Env.SentryAPIURL, "https://sentry.io/", !c.Env.SentryToken.Empty(), "SENTRY_TOKEN"),
+		integration("newrelic", c.Env.NewRelicAPIURL, "https://api.newrelic.com/", !c.Env.NewRelicAPIKey.Empty(), "NEWRELIC_API_KEY"),
+		integration("pingdom", c.Env.PingdomAPIURL, "https://api.pingdom.com/", !c.Env.PingdomToken.Empty(), "PINGDOM_TOKEN"),
 	}
+}
+
+// awsIntegration says how AWS is reached. Its credentials come from the AWS SDK's own chain,
+// which only AWS can judge, so AWS counts as configured as soon as a verification check reads
+// it; AWS_ENDPOINT_URL on loopback is the sandbox.
+func (c *Config) awsIntegration() Integration {
+	switch used := slices.ContainsFunc(c.EnvironmentNames(), func(name string) bool {
+		v := c.Deploy.Environments[name].Verification
+		return v != nil && v.UsesAWS()
+	}); {
+	case !used:
+		return Integration{Name: "aws", State: Absent, Reason: "no verification check reads AWS"}
+	case c.Env.AWSEndpointURL == "":
+		return Integration{Name: "aws", State: Configured, Reason: "the AWS SDK's default endpoints and credential chain"}
+	case isLoopback(c.Env.AWSEndpointURL):
+		return Integration{Name: "aws", State: Sandboxed, Reason: c.Env.AWSEndpointURL, Endpoint: c.Env.AWSEndpointURL}
+	}
+	return Integration{Name: "aws", State: Configured, Reason: c.Env.AWSEndpointURL + ", with the AWS SDK's credential chain",
+		Endpoint: c.Env.AWSEndpointURL}
 }
 
 func integration(name, override, def string, credentialed bool, secretName string) Integration {
@@ -165,9 +209,9 @@ func integration(name, override, def string, credentialed bool, secretName strin
 	case !credentialed:
 		return Integration{Name: name, State: Absent, Reason: secretName + " is not set"}
 	case isLoopback(endpoint):
-		return Integration{Name: name, State: Sandboxed, Reason: endpoint}
+		return Integration{Name: name, State: Sandboxed, Reason: endpoint, Endpoint: endpoint}
 	default:
-		return Integration{Name: name, State: Configured, Reason: endpoint}
+		return Integration{Name: name, State: Configured, Reason: endpoint, Endpoint: endpoint}
 	}
 }
 

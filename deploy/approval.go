@@ -305,7 +305,7 @@ func (s *Service) CancelRun(ctx context.Context, who chat.Actor, runID int64) (c
 	}
 	now := s.now()
 	run, d, err := updateData(ctx, s.opts.Store, runID, func(r *store.Run, d *runData) error {
-		if r.Kind != store.KindDeploy {
+		if r.Kind != store.KindDeploy && r.Kind != store.KindRollback {
 			return chat.Refuse("That is not a deploy.")
 		}
 		if r.State.Final() {

@@ -21,6 +21,9 @@ type checkItem struct {
 	Label string
 	// evidence returns what proves the item, or "" when the bot cannot tell.
 	evidence func(run store.Run, d runData) string
+	// lookup finds evidence outside the run for an item a person ticks otherwise; "" when it
+	// finds none.
+	lookup func(s *Service, ctx context.Context, env *config.Environment) (string, error)
 }
 
 // checklist is the runbook's "Deployment Checklist", in its order.
@@ -36,7 +39,7 @@ var checklist = []checkItem{
 	}},
 	{ID: "migrations", Label: "Database migrations (if any) have been tested"},
 	{ID: "backup", Label: "Backup of the current production environment has been created"},
-	{ID: "alerts", Label: "Monitoring alerts have been configured"},
+	{ID: "alerts", Label: "Monitoring alerts have been configured", lookup: (*Service).alarmsEvidence},
 	{ID: "rollback", Label: "Rollback procedure has been reviewed"},
 }
 
@@ -65,6 +68,10 @@ func (s *Service) checkChecklist(ctx context.Context, x *runner.Exec) runner.Res
 	if !s.stepEnv(x.Run()).ChecklistRequired() {
 		return runner.Skipped("no checklist required for " + x.Run().Env)
 	}
+	found, err := s.lookUpEvidence(ctx, x)
+	if err != nil {
+		return runner.Retry(err, 5*time.Second)
+	}
 	now := x.Now()
 	if err := x.Update(ctx, func(r *store.Run) error {
 		d, err := decodeData(*r)
@@ -72,10 +79,14 @@ func (s *Service) checkChecklist(ctx context.Context, x *runner.Exec) runner.Res
 			return err
 		}
 		for _, it := range checklist {
-			if _, done := d.Checklist[it.ID]; done || it.evidence == nil {
+			if _, done := d.Checklist[it.ID]; done {
 				continue
 			}
-			if ev := it.evidence(*r, d); ev != "" {
+			ev := found[it.ID]
+			if it.evidence != nil {
+				ev = it.evidence(*r, d)
+			}
+			if ev != "" {
 				if d.Checklist == nil {
 					d.Checklist = map[string]tick{}
 				}
@@ -102,7 +113,46 @@ func (s *Service) checkChecklist(ctx context.Context, x *runner.Exec) runner.Res
 		done, len(checklist), left, plural(left, "item needs", "items need")))
 }
 
-// checklistProgress counts ticked items and names who ticked the manual ones.
+// lookUpEvidence asks outside the run for the evidence of the items not ticked yet that have a
+// lookup, by item.
+func (s *Service) lookUpEvidence(ctx context.Context, x *runner.Exec) (map[string]string, error) {
+	d, err := decodeData(x.Run())
+	if err != nil {
+		return nil, err
+	}
+	found := map[string]string{}
+	for _, it := range checklist {
+		if _, done := d.Checklist[it.ID]; done || it.lookup == nil {
+			continue
+		}
+		ev, err := it.lookup(s, ctx, s.stepEnv(x.Run()))
+		if err != nil {
+			return nil, fmt.Errorf("looking for the evidence of %q: %w", it.Label, err)
+		}
+		found[it.ID] = ev
+	}
+	return found, nil
+}
+
+// alarmsEvidence ticks "monitoring alerts configured" when the environment's verification names
+// CloudWatch alarms and every one of them exists. Anything else leaves the item to a person.
+func (s *Service) alarmsEvidence(ctx context.Context, env *config.Environment) (string, error) {
+	if env.Verification == nil || len(env.Verification.Alarms) == 0 || s.opts.AWS == nil {
+		return "", nil
+	}
+	names := env.Verification.Alarms
+	_, missing, err := s.opts.AWS.Alarms(ctx, names)
+	switch {
+	case transient(err):
+		return "", err
+	case err != nil || len(missing) > 0:
+		// Refused (no permission) or incomplete: a person looks at the alarms instead.
+		s.log.Info().Err(err).Strs("missing", missing).Msg("the monitoring alarms are not all there; the checklist item is left to a person")
+		return "", nil
+	}
+	return fmt.Sprintf("%d %s configured: %s", len(names), plural(len(names), "alarm", "alarms"), strings.Join(names, ", ")), nil
+}
+
 func plural(n int, one, many string) string {
 	if n == 1 {
 		return one
@@ -110,6 +160,7 @@ func plural(n int, one, many string) string {
 	return many
 }
 
+// checklistProgress counts ticked items and names who ticked the manual ones.
 func checklistProgress(d runData) (int, string) {
 	done := 0
 	var who []string

@@ -1,8 +1,10 @@
 // Package deploy runs the production deployment runbook: /release cuts the release branch and
 // opens its pull request; /deploy walks the runbook's prerequisites (release branch, CI, soak
 // time, code review, checklist, product-owner approval), then merges, tags, follows the
-// production workflow and records the deployment. Each run is a durable list of idempotent
-// steps (package runner) with one status card in Slack, updated in place.
+// production workflow, verifies the deploy against AWS and the monitoring tools, and records
+// the deployment; /rollback puts an environment back on its last stable version. Each run is a
+// durable list of idempotent steps (package runner) with one status card in Slack, updated in
+// place.
 package deploy
 
 import (
@@ -10,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -76,9 +79,19 @@ type Options struct {
 	// RepoURL is the repository's web address, for links on the cards
 	// (e.g. https://github.com/acme/analytics).
 	RepoURL string
+
+	// The integrations post-deployment verification reads. Each may be nil: its checks then
+	// show as skipped, not configured — never as passed.
+	AWS      AWS
+	Sentry   Sentry
+	NewRelic NewRelic
+	Pingdom  Pingdom
+	// HTTP asks the applications' health URLs (default: a client of its own).
+	HTTP *http.Client
 }
 
-// Service starts and steers release and deploy runs. Its workflows are run by a runner.Runner.
+// Service starts and steers release, deploy and rollback runs. Its workflows are run by a
+// runner.Runner.
 type Service struct {
 	opts Options
 	cfg  *config.Config
@@ -97,24 +110,31 @@ func New(opts Options) (*Service, error) {
 	if opts.Wake == nil {
 		opts.Wake = func() {}
 	}
+	if opts.HTTP == nil {
+		opts.HTTP = &http.Client{}
+	}
 	return &Service{opts: opts, cfg: opts.Config, log: opts.Log.With().Str("component", "deploy").Logger()}, nil
 }
 
 // Workflows are the run kinds this service owns, for the runner.
 func (s *Service) Workflows() map[store.RunKind]runner.Workflow {
 	return map[store.RunKind]runner.Workflow{
-		store.KindRelease: releaseWorkflow{s},
-		store.KindDeploy:  pipeline{s},
+		store.KindRelease:  releaseWorkflow{s},
+		store.KindDeploy:   pipeline{s},
+		store.KindRollback: rollbackWorkflow{s},
 	}
 }
 
 func (s *Service) now() time.Time { return s.opts.Clock.Now() }
 
-// runData is the domain record of a release or deploy run (store.Run.Data).
+// runData is the domain record of a release, deploy or rollback run (store.Run.Data).
 type runData struct {
 	Version string `json:"version"`
 	Env     string `json:"env,omitempty"`
 	Branch  string `json:"branch"`
+
+	// RollbackOf is, on a rollback run, the deploy it undoes and why its target was chosen.
+	RollbackOf *rollbackOrigin `json:"rollback_of,omitempty"`
 
 	BranchSHA   string   `json:"branch_sha,omitempty"` // the release head as last seen
 	GatedSHA    string   `json:"gated_sha,omitempty"`  // the head CI, soak and review passed for
@@ -147,6 +167,16 @@ type runData struct {
 	// there were.
 	WorkflowRunSeen *time.Time `json:"workflow_run_seen,omitempty"`
 	JobCount        int        `json:"job_count,omitempty"`
+
+	// Verified is how the post-deployment verification ended (verifiedPassed, verifiedFailed,
+	// verifiedUnchecked); empty until it ends. A passed or unchecked run makes its version
+	// stable in the environment.
+	Verified string `json:"verified,omitempty"`
+	// AutoRollback is the rollback opsbot started after this deploy failed verification.
+	AutoRollback *autoRollback `json:"auto_rollback,omitempty"`
+	// NextStable is, on a rollback that failed verification, the next older stable version
+	// ("" when there is none).
+	NextStable string `json:"next_stable,omitempty"`
 
 	CancelledBy string `json:"cancelled_by,omitempty"`
 }

@@ -97,12 +97,49 @@ func goldenRelease() (store.Run, runData) {
 	return run, d
 }
 
+// goldenRollback is a rollback that failed verification too, as the card shows it.
+func goldenRollback() (store.Run, runData) {
+	rows := []checkRow{
+		{Name: "Target health (2 groups)", Value: "6/6 healthy", Threshold: "all healthy", Verdict: verdictPassed},
+		{Name: "Errors in logs", Value: "14", Threshold: "≤ 10", Verdict: verdictFailed, Failures: 2,
+			Why: `14 events match "ERROR" in /analytics/production since the deploy started`},
+		{Name: "Sentry errors vs before", Value: "52 vs 50 (+4 %)", Threshold: "≤ +25 %", Verdict: verdictPassed},
+		{Name: "Pingdom", Value: "not configured", Verdict: verdictSkipped},
+	}
+	data, _ := json.Marshal(verification{Since: goldenAt, Started: *goldenTime(3), Ends: *goldenTime(13), Samples: 2,
+		Rows: rows, Outcome: verifiedFailed, Summary: "Errors in logs 14"})
+	run := store.Run{
+		ID: 43, Kind: store.KindRollback, Env: "production", State: store.RunFailed, RequestedBy: "U0CAROL",
+		Channel: "C0DEPLOYS", Title: "Roll back production to v1.3.2", CreatedAt: goldenAt, FinishedAt: goldenTime(4),
+		Steps: []store.Step{
+			{Name: stepStableTag, State: store.StepPassed, Detail: "v1.3.2 on a1b2c3d — the newest version that passed verification (deployed <!date^1795010520^{date_short_pretty} {time}|Nov 18 14:02 UTC> by <@U0BOB>)"},
+			{Name: stepWorkflow, State: store.StepPassed, Detail: "<https://github.com/acme/analytics/actions/runs/7|deploy.yml run #7> succeeded in 3 min"},
+			{Name: stepVerification, State: store.StepFailed, Detail: "Errors in logs 14", Data: data},
+		},
+	}
+	d := runData{
+		Version: "v1.3.2", Env: "production", TagExisted: true, TagSHA: goldenSHA, Verified: verifiedFailed, NextStable: "v1.3.1",
+		RollbackOf: &rollbackOrigin{Version: "v1.4.0", RunID: 42, Why: "the newest version that passed verification"},
+	}
+	return run, d
+}
+
+func goldenRollbackPlan() rollbackPlan {
+	return rollbackPlan{
+		env:  "production",
+		from: deployment{runID: 42, version: "v1.4.0", by: "U0ALICE", at: goldenAt, verified: verifiedFailed, failure: "Target health (2 groups) 4/6 healthy"},
+		to:   deployment{runID: 40, version: "v1.3.2", by: "U0BOB", at: goldenAt.AddDate(0, 0, -5), verified: verifiedPassed},
+		why:  "the newest version that passed verification (deployed <!date^1795183320^{date_short_pretty} {time}|Nov 20 14:02 UTC> by <@U0BOB>)",
+	}
+}
+
 func TestRenderingsMatchGoldenFiles(t *testing.T) {
 	t.Parallel()
-	s := &Service{opts: Options{Roles: groupRoles{}}}
+	s := &Service{opts: Options{Roles: groupRoles{}}, cfg: &config.Config{}}
 	production := &config.Environment{Name: "production", Approval: config.RoleProductOwner}
 	deployRun, deployData := goldenDeploy()
 	releaseRun, releaseData := goldenRelease()
+	rollbackRun, rollbackData := goldenRollback()
 
 	cases := []struct {
 		name string
@@ -112,6 +149,8 @@ func TestRenderingsMatchGoldenFiles(t *testing.T) {
 		{"release_card", renderReleaseCard(releaseRun, releaseData)},
 		{"checklist", renderChecklist(deployRun, deployData)},
 		{"approval_request", s.renderApprovalRequest(deployRun, deployData, production)},
+		{"rollback_prompt", renderRollbackPrompt(goldenRollbackPlan())},
+		{"rollback_card", s.renderDeployCard(rollbackRun, rollbackData)},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -96,13 +96,20 @@ func (s *Service) lockRefusal(ctx context.Context, env string, lock store.Lock) 
 		what = fmt.Sprintf("%s (run #%d, %s)", holder.Title, holder.ID, describeState(holder))
 	}
 	return chat.Refuse("%s is busy: %s was started by %s %s. Wait for it to finish, or cancel it with /deploy cancel %s.",
-		env, what, chat.User(lock.HeldBy), slackDate(lock.Since), env)
+		env, what, requesterOf(lock.HeldBy), slackDate(lock.Since), env)
 }
 
 // pipeline is the runner's view of a deploy run.
 type pipeline struct{ s *Service }
 
-func (p pipeline) Changed(ctx context.Context, run store.Run) error { return p.s.postCard(ctx, run) }
+// Changed shows the change on the card and, once a deploy failed verification in an
+// environment with auto_rollback, starts its rollback.
+func (p pipeline) Changed(ctx context.Context, run store.Run) error {
+	if err := p.s.postCard(ctx, run); err != nil {
+		return err
+	}
+	return p.s.autoRollBack(ctx, run)
+}
 
 func (p pipeline) Steps(store.Run) []runner.Step {
 	s := p.s
@@ -467,11 +474,14 @@ func (s *Service) followWorkflow(ctx context.Context, x *runner.Exec) runner.Res
 	return runner.Passed(fmt.Sprintf("%s succeeded in %s", link, humanDuration(wr.UpdatedAt.Sub(wr.CreatedAt))))
 }
 
-// deployedRef is what a deploy puts in the environment: the release tag on its merge commit,
-// or, for an environment that does not release, the release branch at the approved (or
-// gated) head.
+// deployedRef is what a run puts in the environment: the release tag on its merge commit,
+// for an environment that does not release the release branch at the approved (or gated)
+// head, and for a rollback the stable tag on its commit.
 func (s *Service) deployedRef(run store.Run, d runData) (ref, sha string) {
-	if s.stepEnv(run).Releases() {
+	switch {
+	case run.Kind == store.KindRollback:
+		return d.Version, d.TagSHA
+	case s.stepEnv(run).Releases():
 		return d.Version, d.MergeSHA
 	}
 	if d.Approval != nil {
@@ -506,6 +516,11 @@ func (s *Service) findWorkflowRun(ctx context.Context, x *runner.Exec, d *runDat
 			}
 		}
 		q.Event, q.HeadSHA, since = "workflow_dispatch", sha, *d.DispatchedAt
+		if x.Run().Kind == store.KindRollback {
+			// The stable tag's commit has runs already (its own deploy, earlier rollbacks to
+			// it); the run's name, "Deploy <tag>", is what GitHub shows for this one.
+			q.DisplayTitle = "Deploy " + d.Version
+		}
 	}
 	q.CreatedAfter = since.Add(-time.Minute)
 	found, err := s.opts.GitHub.FindWorkflowRun(ctx, wf.File, q)
@@ -574,17 +589,4 @@ func failingJob(jobs []gh.Job) string {
 		}
 	}
 	return ""
-}
-
-// verify is the post-deployment verification. Until checks are configured it says so — never
-// "passed" — and records the deployment as successful on GitHub.
-func (s *Service) verify(ctx context.Context, x *runner.Exec) runner.Result {
-	d, err := decodeData(x.Run())
-	if err != nil {
-		return runner.Failed(err.Error())
-	}
-	if err := s.opts.GitHub.SetDeploymentStatus(ctx, d.DeploymentID, "success", d.WorkflowRunURL, "deployed by opsbot; no verification checks configured"); err != nil {
-		return retryOrFail(x, err, "marking the deployment successful")
-	}
-	return runner.Skipped("skipped: no checks configured")
 }

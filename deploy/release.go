@@ -204,14 +204,17 @@ func updateRunData(ctx context.Context, x *runner.Exec, change func(*runData)) e
 // the wait GitHub asked for (or a backoff); anything else fails the step with what was being done.
 func retryOrFail(x *runner.Exec, err error, doing string) runner.Result {
 	if wait, ok := gh.RetryAfter(err); ok {
-		attempts := 0
-		run := x.Run()
-		if s := run.StepByName(x.StepName()); s != nil {
-			attempts = s.Attempts
-		}
-		return runner.Retry(fmt.Errorf("%s: %w", doing, err), max(wait, backoff(attempts)))
+		return runner.Retry(fmt.Errorf("%s: %w", doing, err), max(wait, backoff(attempts(x))))
 	}
 	return runner.Failed(fmt.Sprintf("%s failed: %v", doing, err))
+}
+
+// attempts counts the step's tries that ended in a transient error.
+func attempts(x *runner.Exec) int {
+	if st := x.Run().StepByName(x.StepName()); st != nil {
+		return st.Attempts
+	}
+	return 0
 }
 
 // backoff grows from 5 s to 5 min as a step keeps failing.

@@ -25,7 +25,9 @@ import (
 	"github.com/opsbot-dev/opsbot/integrations/github"
 	"github.com/opsbot-dev/opsbot/runner"
 	"github.com/opsbot-dev/opsbot/sandbox/apispec"
+	"github.com/opsbot-dev/opsbot/sandbox/fakeaws"
 	"github.com/opsbot-dev/opsbot/sandbox/fakegithub"
+	"github.com/opsbot-dev/opsbot/sandbox/fakemonitoring"
 	"github.com/opsbot-dev/opsbot/store"
 )
 
@@ -43,6 +45,7 @@ const (
 )
 
 // testConfig is a small opsbot.yaml: production has every gate, staging none of the human ones.
+// The verb %s takes production's post-deployment settings (verification, auto_rollback).
 const testConfig = `
 slack:
   deploys_channel: C0DEPLOYS
@@ -51,6 +54,8 @@ roles:
     users: [U0ALICE]
   product_owner:
     users: [U0BOB]
+  on_call:
+    users: [U0CAROL]
 github:
   repository: acme/analytics
 deploy:
@@ -60,7 +65,7 @@ deploy:
         environment: development
         duration: 24h
       approval: product_owner
-    staging:
+%s    staging:
       approval: none
       checklist: false
 `
@@ -103,9 +108,9 @@ func actor(user string) chat.Actor {
 	return chat.Actor{UserID: user, UserName: strings.ToLower(strings.TrimPrefix(user, "U0")), ChannelID: "C0DEPLOYS"}
 }
 
-// testBundle is the world around the deploy service — a fake GitHub, a SQLite store and a
-// clock that tests advance — and the process that serves it (client, service and runner),
-// which a test can kill and start again.
+// testBundle is the world around the deploy service — a fake GitHub, a SQLite store, a clock
+// that tests advance and, for verification, the sandbox's AWS and monitoring — and the process
+// that serves it (client, service and runner), which a test can kill and start again.
 type testBundle struct {
 	ctx    context.Context
 	clock  *clock.Offset
@@ -114,6 +119,12 @@ type testBundle struct {
 	cfg    *config.Config
 	log    zerolog.Logger
 	modals *openedModals
+	roles  fakeRoles
+
+	// Verification worlds only (newVerifiedWorld): the fakes and their shared fault timeline.
+	aws        *fakeaws.Server
+	monitoring *fakemonitoring.Server
+	faults     *fakeaws.Faults
 
 	*process
 }
@@ -138,6 +149,8 @@ type processHooks struct {
 	workflow func(runner.Workflow, *process) runner.Workflow
 	// transport wraps the client's HTTP transport.
 	transport func(http.RoundTripper) http.RoundTripper
+	// options changes the service's options (e.g. leaves an integration out).
+	options func(*deploy.Options)
 }
 
 // setup starts a fake GitHub (workflow runs take 1 s queued and 2 s running), a store and a
@@ -168,12 +181,44 @@ func newDispatchWorld(t testing.TB) *testBundle {
 // says.
 func newWorld(t testing.TB, wf fakegithub.Workflow) *testBundle {
 	t.Helper()
+	return newWorldWith(t, worldOptions{workflow: wf})
+}
+
+// worldOptions shape a world beyond its deploy workflow.
+type worldOptions struct {
+	workflow fakegithub.Workflow
+	// teammate keeps developing after each release, so that one more can be cut (and so a
+	// rollback has somewhere to go back to).
+	teammate bool
+	// production is production's post-deployment settings, as YAML indented under it.
+	production string
+}
+
+// newWorldWith is newWorld shaped by opts.
+func newWorldWith(t testing.TB, opts worldOptions) *testBundle {
+	t.Helper()
+	b := newBareWorld(t, opts)
+	b.configure(t, opts.production)
+	return b
+}
+
+// configure reads testConfig with production's post-deployment settings.
+func (b *testBundle) configure(t testing.TB, production string) {
+	t.Helper()
+	var err error
+	b.cfg, err = config.Parse("opsbot.yaml", []byte(fmt.Sprintf(testConfig, production)), func(string) string { return "" })
+	require.NoError(t, err)
+}
+
+// newBareWorld is a world with no configuration yet.
+func newBareWorld(t testing.TB, wopts worldOptions) *testBundle {
+	t.Helper()
 	b := &testBundle{
 		ctx: context.Background(), clock: clock.NewOffset(),
 		log:    zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
-		modals: &openedModals{},
+		modals: &openedModals{}, roles: roles,
 	}
-	opts := fakegithub.Options{Clock: b.clock, Workflow: wf}
+	opts := fakegithub.Options{Clock: b.clock, Workflow: wopts.workflow, Teammate: wopts.teammate}
 	if dir, err := apispec.Find(os.Getenv("OPSBOT_SPECS_DIR")); err == nil {
 		opts.SpecsDir = dir
 	} else {
@@ -189,9 +234,6 @@ func newWorld(t testing.TB, wf fakegithub.Workflow) *testBundle {
 	})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, b.store.Close()) })
-
-	b.cfg, err = config.Parse("opsbot.yaml", []byte(testConfig), func(string) string { return "" })
-	require.NoError(t, err)
 	return b
 }
 
@@ -213,15 +255,22 @@ func (b *testBundle) start(t testing.TB, hooks processHooks) {
 	if hooks.github != nil {
 		gh = hooks.github(gh, p)
 	}
-	p.svc, err = deploy.New(deploy.Options{
-		Store: b.store, GitHub: gh, Roles: roles, Modals: b.modals, Config: b.cfg, Clock: b.clock, Log: b.log,
+	opts := deploy.Options{
+		Store: b.store, GitHub: gh, Roles: b.roles, Modals: b.modals, Config: b.cfg, Clock: b.clock, Log: b.log,
 		Wake: func() { p.runner.Nudge() }, RepoURL: "https://github.com/acme/analytics",
-	})
+	}
+	b.addVerifiers(t, &opts, httpClient)
+	if hooks.options != nil {
+		hooks.options(&opts)
+	}
+	p.svc, err = deploy.New(opts)
 	require.NoError(t, err)
 
 	workflows := p.svc.Workflows()
 	if hooks.workflow != nil {
-		workflows[store.KindDeploy] = hooks.workflow(workflows[store.KindDeploy], p)
+		for _, kind := range []store.RunKind{store.KindDeploy, store.KindRollback} {
+			workflows[kind] = hooks.workflow(workflows[kind], p)
+		}
 	}
 	p.runner, err = runner.New(runner.Options{
 		Store: b.store, Workflows: workflows, Clock: b.clock, Log: b.log, Replica: "test", Poll: 100 * time.Millisecond,
@@ -344,14 +393,21 @@ func ended(run store.Run) bool { return run.State.Final() }
 // number.
 func (b *testBundle) cutRelease(t testing.TB) int {
 	t.Helper()
-	_, err := b.svc.StartRelease(b.ctx, actor(alice), version)
+	return b.cutReleaseOf(t, version)
+}
+
+// cutReleaseOf runs /release v as alice to its end and returns the release pull request's
+// number.
+func (b *testBundle) cutReleaseOf(t testing.TB, v string) int {
+	t.Helper()
+	_, err := b.svc.StartRelease(b.ctx, actor(alice), v)
 	require.NoError(t, err)
-	run, err := b.store.GetRunByKey(b.ctx, "release:acme/analytics:"+version)
+	run, err := b.store.GetRunByKey(b.ctx, "release:acme/analytics:"+v)
 	require.NoError(t, err)
 	run = b.drive(t, run.ID, ended, nil)
 	require.Equal(t, store.RunSucceeded, run.State, describe(run))
 	for _, pr := range b.gh.PullRequests() {
-		if pr.Head == branch && pr.State == "open" {
+		if pr.Head == "release/"+v && pr.State == "open" {
 			return pr.Number
 		}
 	}
@@ -370,7 +426,13 @@ func (b *testBundle) releaseHead(t testing.TB) string {
 // startDeploy runs /deploy v1.0.0 [to env] as who and returns the run it started.
 func (b *testBundle) startDeploy(t testing.TB, who, env string) store.Run {
 	t.Helper()
-	_, err := b.svc.StartDeploy(b.ctx, actor(who), version, env)
+	return b.startDeployOf(t, who, version, env)
+}
+
+// startDeployOf runs /deploy v [to env] as who and returns the run it started.
+func (b *testBundle) startDeployOf(t testing.TB, who, v, env string) store.Run {
+	t.Helper()
+	_, err := b.svc.StartDeploy(b.ctx, actor(who), v, env)
 	require.NoError(t, err)
 	runs, err := b.store.ListRuns(b.ctx, store.RunQuery{Kinds: []store.RunKind{store.KindDeploy}, Limit: 1})
 	require.NoError(t, err)
@@ -416,8 +478,14 @@ func approvedByCarol(t testing.TB, b *testBundle, pr int) {
 // v1.0.0 to its end, with alice and bob doing their parts.
 func (b *testBundle) deployToProduction(t testing.TB) store.Run {
 	t.Helper()
-	approvedByCarol(t, b, b.cutRelease(t))
-	run := b.startDeploy(t, alice, "")
+	return b.ship(t, version)
+}
+
+// ship is deployToProduction for version v.
+func (b *testBundle) ship(t testing.TB, v string) store.Run {
+	t.Helper()
+	approvedByCarol(t, b, b.cutReleaseOf(t, v))
+	run := b.startDeployOf(t, alice, v, "")
 	return b.drive(t, run.ID, ended, b.people(t))
 }
 

@@ -166,11 +166,47 @@ func (sb *Sandbox) Env() map[string]string {
 		"OPSBOT_PAGERDUTY_API_URL":  sb.PagerDuty.APIURL(),
 		"STATUSPAGE_API_KEY":        fakestatuspage.APIKey,
 		"OPSBOT_STATUSPAGE_API_URL": sb.Statuspage.APIURL(),
+		"SENTRY_TOKEN":              fakemonitoring.SentryToken,
+		"OPSBOT_SENTRY_API_URL":     sb.Monitoring.SentryURL(),
+		"NEWRELIC_API_KEY":          fakemonitoring.NewRelicAPIKey,
+		"OPSBOT_NEWRELIC_API_URL":   sb.Monitoring.NewRelicURL(),
+		"PINGDOM_TOKEN":             fakemonitoring.PingdomToken,
+		"OPSBOT_PINGDOM_API_URL":    sb.Monitoring.PingdomURL(),
 	}
 	if sb.AWS != nil {
 		env["AWS_ENDPOINT_URL"] = sb.AWS.URL()
 	}
 	return env
+}
+
+// verification is an environment's post-deployment verification wired to the sandbox's AWS
+// account and monitoring: every check, sampled three times over a few seconds of wall time, so
+// that a console deploy (and the tests driving the console or real `serve` processes) sees its
+// verdict without moving the clock. The AWS checks are there only when the sandbox has AWS (it
+// needs the API descriptions).
+func (sb *Sandbox) verification() string {
+	var b strings.Builder
+	b.WriteString("      verification:\n        window: 6s\n        interval: 3s\n")
+	if sb.AWS == nil {
+		fmt.Fprintf(&b, "        health: {url: %q}\n", sb.Monitoring.HealthURL())
+	} else {
+		fmt.Fprintf(&b, `        health:
+          target_groups: [%q, %q]
+          url: %q
+        logs: {group: %q, max_errors: 0}
+        alarms: [%s, %s]
+        response_time: {load_balancer: %q, max_p95: 500ms}
+        cpu: {auto_scaling_group: %s}
+        cache: {cluster: %s}
+`, fakeaws.WebTargetGroupARN, fakeaws.APITargetGroupARN, sb.Monitoring.HealthURL(), fakeaws.LogGroup,
+			fakeaws.AlarmErrors, fakeaws.AlarmLatency, fakeaws.LoadBalancer, fakeaws.AutoScalingGroup, fakeaws.CacheCluster)
+	}
+	fmt.Fprintf(&b, `        sentry: {org: %s, project_id: %d}
+        newrelic: {account_id: %d, app: %s, max_p95: 500ms}
+        pingdom: {check_id: %d}
+`, fakemonitoring.SentryOrg, fakemonitoring.SentryProjectID, fakemonitoring.NewRelicAccountID, fakemonitoring.NewRelicApp,
+		fakemonitoring.PingdomCheckID)
+	return b.String()
 }
 
 // Config is an opsbot.yaml wired to the sandbox: its channels, user groups and repository, and
@@ -207,10 +243,10 @@ deploy:
     production:
       soak: {environment: development, duration: 24h}
       approval: product_owner
-    staging:
+%s    staging:
       approval: none
       checklist: false
-incidents:
+%sincidents:
   pagerduty:
     service_id: %s
     escalation_policy_id: %s
@@ -227,6 +263,7 @@ sandbox:
   env:
 `, fakeslack.Deploys, fakeslack.Incidents, fakeslack.Stakeholders,
 		fakeslack.Deployers, fakeslack.ProductOwners, fakeslack.Oncall, fakeslack.Oncall, storePath,
+		sb.verification(), sb.verification(),
 		fakepagerduty.ServiceID, fakepagerduty.EscalationPolicyID, fakepagerduty.RoutingKey, sb.PagerDuty.EventsURL(),
 		fakepagerduty.EscalationPolicyID, fakestatuspage.PageID, fakestatuspage.ComponentAPI)
 	for _, k := range keys {

@@ -161,7 +161,6 @@ func TestConsoleReleaseDeployApprove(t *testing.T) {
 :click Mark done
 :click Mark done
 :click Mark done
-:click Mark done
 :click Approve
 :click Approve v1.0.0
 :wait 60s
@@ -172,7 +171,7 @@ func TestConsoleReleaseDeployApprove(t *testing.T) {
 		"✅ Ready to deploy: `/deploy v1.0.0`",
 		"> /deploy v1.0.0",
 		"🚀 *Deploy v1.0.0 → production*",
-		"⏸ *Checklist* — 3/8 — 5 items need a person (see thread)",
+		"⏸ *Checklist* — 4/8 — 4 items need a person (see thread)",
 		"> :as bob",
 		"☑ Documentation has been updated — @bob",
 		"✅ *Checklist* — 8/8 — ticked by @bob and opsbot",

@@ -56,7 +56,6 @@ func TestNoSecretReachesALogLineOrASlackMessage(t *testing.T) {
 :click Mark done
 :click Mark done
 :click Mark done
-:click Mark done
 :click Approve
 :click Approve v1.0.0
 :wait 60s

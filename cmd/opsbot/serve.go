@@ -16,6 +16,9 @@ import (
 	"sync"
 	"time"
 
+	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
@@ -29,8 +32,12 @@ import (
 	"github.com/opsbot-dev/opsbot/config"
 	"github.com/opsbot-dev/opsbot/deploy"
 	"github.com/opsbot-dev/opsbot/incident"
+	opsaws "github.com/opsbot-dev/opsbot/integrations/aws"
 	"github.com/opsbot-dev/opsbot/integrations/github"
+	"github.com/opsbot-dev/opsbot/integrations/newrelic"
 	"github.com/opsbot-dev/opsbot/integrations/pagerduty"
+	"github.com/opsbot-dev/opsbot/integrations/pingdom"
+	"github.com/opsbot-dev/opsbot/integrations/sentry"
 	"github.com/opsbot-dev/opsbot/integrations/slackapi"
 	"github.com/opsbot-dev/opsbot/integrations/statuspage"
 	"github.com/opsbot-dev/opsbot/runner"
@@ -134,9 +141,7 @@ func serve(ctx context.Context, cfg *config.Config, opts serveOptions) error {
 	}
 	workflows := map[store.RunKind]runner.Workflow{}
 	var domains []commands.Domain
-	unavailable := map[string]string{
-		commands.Rollback: "/rollback arrives with post-deployment verification; it is not available on this opsbot yet.",
-	}
+	unavailable := map[string]string{}
 	if cfg.Env.GitHubToken.Empty() {
 		for _, c := range []string{commands.Release, commands.Deploy, commands.Rollback} {
 			unavailable[c] = c + " needs GitHub, which is not configured on this opsbot (set GITHUB_TOKEN)."
@@ -150,9 +155,14 @@ func serve(ctx context.Context, cfg *config.Config, opts serveOptions) error {
 		if err != nil {
 			return fmt.Errorf("setting up GitHub: %w", err)
 		}
-		deploys, err := deploy.New(deploy.Options{
+		deployOpts := deploy.Options{
 			Store: st, GitHub: ghc, Roles: roles, Modals: workspace, Config: cfg, Clock: clk, Log: log, Wake: wake,
-		})
+			HTTP: httpClient,
+		}
+		if err := addVerifiers(ctx, cfg, &deployOpts); err != nil {
+			return err
+		}
+		deploys, err := deploy.New(deployOpts)
 		if err != nil {
 			return err
 		}
@@ -204,6 +214,63 @@ func serve(ctx context.Context, cfg *config.Config, opts serveOptions) error {
 		func(ctx context.Context) error { return rn.Run(ctx) },
 		func(ctx context.Context) error { return serveHTTP(ctx, listener, b.HTTPHandler(reg)) },
 	)
+}
+
+// addVerifiers gives the deploy domain the integrations post-deployment verification reads: AWS
+// through the SDK's default configuration, and Sentry, New Relic and Pingdom when their tokens
+// are set, over opts.HTTP. One that is absent stays nil, and its checks show as skipped.
+func addVerifiers(ctx context.Context, cfg *config.Config, opts *deploy.Options) error {
+	for _, in := range cfg.Integrations() {
+		if in.State == config.Absent {
+			continue
+		}
+		var err error
+		switch in.Name {
+		case "aws":
+			var awsCfg sdkaws.Config
+			if awsCfg, err = loadAWSConfig(ctx, in); err == nil {
+				opts.AWS = opsaws.New(awsCfg)
+			}
+		case "sentry":
+			var c *sentry.Client
+			if c, err = sentry.New(in.Endpoint, cfg.Env.SentryToken.Reveal(), opts.HTTP); err == nil {
+				opts.Sentry = c
+			}
+		case "newrelic":
+			var c *newrelic.Client
+			if c, err = newrelic.New(in.Endpoint, cfg.Env.NewRelicAPIKey.Reveal(), opts.HTTP); err == nil {
+				opts.NewRelic = c
+			}
+		case "pingdom":
+			var c *pingdom.Client
+			if c, err = pingdom.New(in.Endpoint, cfg.Env.PingdomToken.Reveal(), opts.HTTP); err == nil {
+				opts.Pingdom = c
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("setting up %s: %w", in.Name, err)
+		}
+	}
+	return nil
+}
+
+// loadAWSConfig is the AWS SDK's default configuration (credential chain, region, shared
+// files), with AWS_ENDPOINT_URL as read by opsbot. The sandbox gets its own credentials and
+// region, so that a real credential from the shell never reaches it.
+func loadAWSConfig(ctx context.Context, in config.Integration) (sdkaws.Config, error) {
+	var load []func(*awsconfig.LoadOptions) error
+	if in.Endpoint != "" {
+		load = append(load, awsconfig.WithBaseEndpoint(in.Endpoint))
+	}
+	if in.State == config.Sandboxed {
+		load = append(load, awsconfig.WithRegion("us-east-1"),
+			awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("sandbox", "sandbox", "")))
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, load...)
+	if err != nil {
+		return sdkaws.Config{}, fmt.Errorf("loading the AWS configuration: %w", err)
+	}
+	return awsCfg, nil
 }
 
 // newIncidents wires the incident domain: Slack always; PagerDuty and Statuspage when their
