@@ -319,7 +319,7 @@ func renderReleaseCard(run store.Run, d runData) chat.Message {
 		slack.NewSectionBlock(mrkdwn(stepLines(run)), nil, nil),
 	}
 	if len(d.Commits) > 0 {
-		lines := []string{fmt.Sprintf("*In this release* (%d commits)", d.CommitCount)}
+		lines := []string{fmt.Sprintf("*In this release* (%d %s)", d.CommitCount, plural(d.CommitCount, "commit", "commits"))}
 		for _, c := range d.Commits {
 			line := fmt.Sprintf("• `%s` %s", shortSHA(c.SHA), chat.Escape(truncate(c.Message, 80)))
 			if c.Author != "" {

@@ -185,7 +185,7 @@ func (s *Service) listCommits(ctx context.Context, x *runner.Exec) runner.Result
 	if err := updateRunData(ctx, x, func(d *runData) { d.Commits, d.CommitCount = commits, cmp.AheadBy }); err != nil {
 		return runner.Retry(err, 5*time.Second)
 	}
-	return runner.Passed(fmt.Sprintf("%d commits ahead of %s", cmp.AheadBy, s.cfg.GitHub.MainBranch))
+	return runner.Passed(fmt.Sprintf("%d %s ahead of %s", cmp.AheadBy, plural(cmp.AheadBy, "commit", "commits"), s.cfg.GitHub.MainBranch))
 }
 
 // updateRunData records a change to the run's data from inside a step.
