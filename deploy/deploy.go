@@ -9,9 +9,7 @@ package deploy
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"time"
 
@@ -213,41 +211,13 @@ type rejection struct {
 	Reason string    `json:"reason"`
 }
 
-func decodeData(run store.Run) (runData, error) {
-	var d runData
-	if len(run.Data) == 0 {
-		return d, nil
-	}
-	if err := json.Unmarshal(run.Data, &d); err != nil {
-		return d, fmt.Errorf("decoding run %d: %w", run.ID, err)
-	}
-	return d, nil
-}
+func decodeData(run store.Run) (runData, error) { return store.DecodeRecord[runData](run) }
 
-func encodeData(run *store.Run, d runData) error {
-	data, err := json.Marshal(d)
-	if err != nil {
-		return fmt.Errorf("encoding run %d: %w", run.ID, err)
-	}
-	run.Data = data
-	return nil
-}
+func encodeData(run *store.Run, d runData) error { return store.EncodeRecord(run, d) }
 
-// updateData records a change to a run's data, re-reading it first (optimistic concurrency).
+// updateData records a change to a run's record, re-reading it first (optimistic concurrency).
 func updateData(ctx context.Context, st store.Store, id int64, mutate func(*store.Run, *runData) error) (store.Run, runData, error) {
-	var out runData
-	run, err := st.UpdateRun(ctx, id, func(r *store.Run) error {
-		d, err := decodeData(*r)
-		if err != nil {
-			return err
-		}
-		if err := mutate(r, &d); err != nil {
-			return err
-		}
-		out = d
-		return encodeData(r, d)
-	})
-	return run, out, err
+	return store.UpdateRecord(ctx, st, id, mutate)
 }
 
 // shortSHA is the 7-character form people read.

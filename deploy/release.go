@@ -190,14 +190,7 @@ func (s *Service) listCommits(ctx context.Context, x *runner.Exec) runner.Result
 
 // updateRunData records a change to the run's data from inside a step.
 func updateRunData(ctx context.Context, x *runner.Exec, change func(*runData)) error {
-	return x.Update(ctx, func(r *store.Run) error {
-		d, err := decodeData(*r)
-		if err != nil {
-			return err
-		}
-		change(&d)
-		return encodeData(r, d)
-	})
+	return runner.UpdateRecord(ctx, x, change)
 }
 
 // retryOrFail turns a GitHub error into the step's result: transient errors are retried after

@@ -272,53 +272,18 @@ type resolution struct {
 	At      time.Time `json:"at"`
 }
 
-func decodeData(run store.Run) (record, error) {
-	var d record
-	if len(run.Data) == 0 {
-		return d, nil
-	}
-	if err := json.Unmarshal(run.Data, &d); err != nil {
-		return d, fmt.Errorf("decoding incident %d: %w", run.ID, err)
-	}
-	return d, nil
-}
+func decodeData(run store.Run) (record, error) { return store.DecodeRecord[record](run) }
 
-func encodeData(run *store.Run, d record) error {
-	data, err := json.Marshal(d)
-	if err != nil {
-		return fmt.Errorf("encoding incident %d: %w", run.ID, err)
-	}
-	run.Data = data
-	return nil
-}
+func encodeData(run *store.Run, d record) error { return store.EncodeRecord(run, d) }
 
-// updateData records a change to an incident, re-reading it first (optimistic concurrency).
+// updateData records a change to a run's record, re-reading it first (optimistic concurrency).
 func updateData(ctx context.Context, st store.Store, id int64, mutate func(*store.Run, *record) error) (store.Run, record, error) {
-	var out record
-	run, err := st.UpdateRun(ctx, id, func(r *store.Run) error {
-		d, err := decodeData(*r)
-		if err != nil {
-			return err
-		}
-		if err := mutate(r, &d); err != nil {
-			return err
-		}
-		out = d
-		return encodeData(r, d)
-	})
-	return run, out, err
+	return store.UpdateRecord(ctx, st, id, mutate)
 }
 
 // updateRunData records a change to the incident from inside a step.
 func updateRunData(ctx context.Context, x *runner.Exec, change func(*record)) error {
-	return x.Update(ctx, func(r *store.Run) error {
-		d, err := decodeData(*r)
-		if err != nil {
-			return err
-		}
-		change(&d)
-		return encodeData(r, d)
-	})
+	return runner.UpdateRecord(ctx, x, change)
 }
 
 // entry returns the entry with seq.

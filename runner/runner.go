@@ -417,3 +417,16 @@ func (x *Exec) Update(ctx context.Context, mutate func(*store.Run) error) error 
 	x.run = next
 	return nil
 }
+
+// UpdateRecord records a change to the run's typed record (store.DecodeRecord) from inside a
+// step, now, before the step goes on.
+func UpdateRecord[T any](ctx context.Context, x *Exec, change func(*T)) error {
+	return x.Update(ctx, func(r *store.Run) error {
+		v, err := store.DecodeRecord[T](*r)
+		if err != nil {
+			return err
+		}
+		change(&v)
+		return store.EncodeRecord(r, v)
+	})
+}
