@@ -268,18 +268,9 @@ func (s *Service) reply(ctx context.Context, deliveryKey, channel, user string, 
 	if msg.Empty() {
 		return nil
 	}
-	blocks, err := msg.BlocksJSON()
-	if err != nil {
-		return err
-	}
-	_, err = s.opts.Store.Enqueue(ctx, store.OutboxMessage{
+	return chat.Queue(ctx, s.opts.Store, store.OutboxMessage{
 		Key: "reply:" + deliveryKey, Op: store.OpEphemeral, Channel: channel, User: user,
-		Text: msg.Text, Blocks: blocks, NextAt: s.opts.Clock.Now(),
-	})
-	if err != nil {
-		return fmt.Errorf("queueing a reply: %w", err)
-	}
-	return nil
+	}, msg, s.opts.Clock.Now())
 }
 
 func (s *Service) audit(ctx context.Context, who chat.Actor, action, outcome, detail string) error {

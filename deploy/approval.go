@@ -50,7 +50,7 @@ func (s *Service) checkApproval(ctx context.Context, x *runner.Exec) runner.Resu
 	}
 	if d.Approval != nil && d.Approval.SHA == br.SHA {
 		if err := s.postThread(ctx, x.Run(), fmt.Sprintf("approved:%d", d.ApprovalRequest.Seq), say("✅ Approved by %s for %s (%s) %s.",
-			chat.User(d.Approval.By), d.Version, shortSHA(br.SHA), slackTime(d.Approval.At))); err != nil {
+			chat.User(d.Approval.By), d.Version, shortSHA(br.SHA), chat.Time(d.Approval.At))); err != nil {
 			return runner.Retry(err, 5*time.Second)
 		}
 		return runner.Passed(fmt.Sprintf("approved by %s for %s", chat.User(d.Approval.By), shortSHA(br.SHA)))
@@ -102,18 +102,18 @@ func (s *Service) renderApprovalRequest(run store.Run, d runData, env *config.En
 	text := fmt.Sprintf("%s %s (%s) is ready for %s. Requested by %s.",
 		s.opts.Roles.Holders(env.Approval), d.Version, shortSHA(req.SHA), env.Name, chat.User(run.RequestedBy))
 	value := fmt.Sprintf("%d:%s:%d", run.ID, req.SHA, req.Seq)
-	approve := slack.NewButtonBlockElement(actionApprove, value, plain("Approve"))
+	approve := slack.NewButtonBlockElement(actionApprove, value, chat.Plain("Approve"))
 	approve.Style = slack.StylePrimary
 	approve.Confirm = slack.NewConfirmationBlockObject(
-		plain("Approve this deploy?"),
-		mrkdwn(fmt.Sprintf("Deploy *%s* (%s, %s) to *%s*.", d.Version, shortSHA(req.SHA), d.Branch, env.Name)),
-		plain("Approve "+d.Version), plain("Not yet"))
-	reject := slack.NewButtonBlockElement(actionReject, value, plain("Reject"))
+		chat.Plain("Approve this deploy?"),
+		chat.Mrkdwn(fmt.Sprintf("Deploy *%s* (%s, %s) to *%s*.", d.Version, shortSHA(req.SHA), d.Branch, env.Name)),
+		chat.Plain("Approve "+d.Version), chat.Plain("Not yet"))
+	reject := slack.NewButtonBlockElement(actionReject, value, chat.Plain("Reject"))
 	reject.Style = slack.StyleDanger
 	return chat.Message{
 		Text: text,
 		Blocks: []slack.Block{
-			slack.NewSectionBlock(mrkdwn(text), nil, nil),
+			slack.NewSectionBlock(chat.Mrkdwn(text), nil, nil),
 			slack.NewActionBlock("approval", approve, reject),
 		},
 	}
@@ -224,15 +224,15 @@ func (s *Service) PromptReject(ctx context.Context, who chat.Actor, value, trigg
 	if s.opts.Modals == nil {
 		return chat.Message{}, errors.New("no modal opener is configured")
 	}
-	input := slack.NewInputBlock(rejectReasonID, plain("Why is it rejected?"), nil,
-		slack.NewPlainTextInputBlockElement(plain("e.g. wait until the marketing launch is over"), rejectReasonID))
+	input := slack.NewInputBlock(rejectReasonID, chat.Plain("Why is it rejected?"), nil,
+		slack.NewPlainTextInputBlockElement(chat.Plain("e.g. wait until the marketing launch is over"), rejectReasonID))
 	input.Element.(*slack.PlainTextInputBlockElement).Multiline = true
 	view := slack.ModalViewRequest{
 		Type: slack.VTModal, CallbackID: viewReject, PrivateMetadata: value,
-		Title:  plain("Reject " + d.Version),
-		Submit: plain("Reject"), Close: plain("Cancel"),
+		Title:  chat.Plain("Reject " + d.Version),
+		Submit: chat.Plain("Reject"), Close: chat.Plain("Cancel"),
 		Blocks: slack.Blocks{BlockSet: []slack.Block{
-			slack.NewSectionBlock(mrkdwn(fmt.Sprintf("Reject the deploy of *%s* (%s) to *%s*? It ends the run; %s is told why.",
+			slack.NewSectionBlock(chat.Mrkdwn(fmt.Sprintf("Reject the deploy of *%s* (%s) to *%s*? It ends the run; %s is told why.",
 				d.Version, shortSHA(t.sha), run.Env, chat.User(run.RequestedBy))), nil, nil),
 			input,
 		}},
@@ -352,7 +352,7 @@ func (s *Service) CancelRun(ctx context.Context, who chat.Actor, runID int64) (c
 	if err := s.postCard(ctx, run); err != nil {
 		return chat.Message{}, err
 	}
-	if err := s.postThread(ctx, run, "cancelled", say("⏹ Cancelled by %s %s.", chat.User(who.UserID), slackTime(now))); err != nil {
+	if err := s.postThread(ctx, run, "cancelled", say("⏹ Cancelled by %s %s.", chat.User(who.UserID), chat.Time(now))); err != nil {
 		return chat.Message{}, err
 	}
 	if len(problems) > 0 {

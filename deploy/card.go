@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/slack-go/slack"
@@ -47,29 +46,17 @@ func (s *Service) postCard(ctx context.Context, run store.Run) error {
 	} else {
 		msg = s.renderDeployCard(run, d)
 	}
-	return s.enqueue(ctx, store.OutboxMessage{Key: cardKey(run), Upsert: true, Channel: run.Channel}, msg)
+	return chat.Queue(ctx, s.opts.Store, store.OutboxMessage{Key: cardKey(run), Upsert: true, Channel: run.Channel}, msg, s.now())
 }
 
 // postThread queues a reply in the run's thread, once per key.
 func (s *Service) postThread(ctx context.Context, run store.Run, key string, msg chat.Message) error {
-	return s.enqueue(ctx, store.OutboxMessage{Key: fmt.Sprintf("run:%d:%s", run.ID, key), ThreadOf: cardKey(run), Channel: run.Channel}, msg)
+	return chat.Queue(ctx, s.opts.Store, store.OutboxMessage{Key: fmt.Sprintf("run:%d:%s", run.ID, key), ThreadOf: cardKey(run), Channel: run.Channel}, msg, s.now())
 }
 
 // upsertThread queues a reply in the run's thread that later calls update in place.
 func (s *Service) upsertThread(ctx context.Context, run store.Run, key string, msg chat.Message) error {
-	return s.enqueue(ctx, store.OutboxMessage{Key: fmt.Sprintf("run:%d:%s", run.ID, key), Upsert: true, ThreadOf: cardKey(run), Channel: run.Channel}, msg)
-}
-
-func (s *Service) enqueue(ctx context.Context, m store.OutboxMessage, msg chat.Message) error {
-	blocks, err := msg.BlocksJSON()
-	if err != nil {
-		return err
-	}
-	m.Op, m.Text, m.Blocks, m.NextAt = store.OpPost, msg.Text, blocks, s.now()
-	if _, err := s.opts.Store.Enqueue(ctx, m); err != nil {
-		return fmt.Errorf("queueing %s: %w", m.Key, err)
-	}
-	return nil
+	return chat.Queue(ctx, s.opts.Store, store.OutboxMessage{Key: fmt.Sprintf("run:%d:%s", run.ID, key), Upsert: true, ThreadOf: cardKey(run), Channel: run.Channel}, msg, s.now())
 }
 
 // renderDeployCard is the card of a deploy or a rollback run.
@@ -96,12 +83,12 @@ func (s *Service) renderDeployCard(run store.Run, d runData) chat.Message {
 		header += "\n" + outcome
 	}
 	blocks := []slack.Block{
-		slack.NewSectionBlock(mrkdwn(header), nil, nil),
-		slack.NewContextBlock("", mrkdwn(fmt.Sprintf("%s · %s · %s", requested, slackDate(run.CreatedAt), strings.Join(ref, " · ")))),
-		slack.NewSectionBlock(mrkdwn(stepLines(run)), nil, nil),
+		slack.NewSectionBlock(chat.Mrkdwn(header), nil, nil),
+		slack.NewContextBlock("", chat.Mrkdwn(fmt.Sprintf("%s · %s · %s", requested, chat.Date(run.CreatedAt), strings.Join(ref, " · ")))),
+		slack.NewSectionBlock(chat.Mrkdwn(chat.StepLines(run.Steps, stepTitles)), nil, nil),
 	}
 	if table := verificationTable(run); table != "" {
-		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(table), nil, nil))
+		blocks = append(blocks, slack.NewSectionBlock(chat.Mrkdwn(table), nil, nil))
 	}
 	switch {
 	case !run.State.Final():
@@ -109,10 +96,10 @@ func (s *Service) renderDeployCard(run store.Run, d runData) chat.Message {
 		if run.Kind == store.KindRollback {
 			what = "rollback"
 		}
-		cancel := slack.NewButtonBlockElement(actionCancel, fmt.Sprint(run.ID), plain("Cancel"))
-		cancel.Confirm = slack.NewConfirmationBlockObject(plain("Cancel this "+what+"?"),
-			mrkdwn(fmt.Sprintf("Stop the %s of *%s* to *%s*. A workflow run in progress is cancelled too.", what, d.Version, run.Env)),
-			plain("Cancel "+what), plain("Keep going"))
+		cancel := slack.NewButtonBlockElement(actionCancel, fmt.Sprint(run.ID), chat.Plain("Cancel"))
+		cancel.Confirm = slack.NewConfirmationBlockObject(chat.Plain("Cancel this "+what+"?"),
+			chat.Mrkdwn(fmt.Sprintf("Stop the %s of *%s* to *%s*. A workflow run in progress is cancelled too.", what, d.Version, run.Env)),
+			chat.Plain("Cancel "+what), chat.Plain("Keep going"))
 		cancel.Style = slack.StyleDanger
 		blocks = append(blocks, slack.NewActionBlock("deploy", cancel))
 	case s.offersRollback(run, d):
@@ -133,7 +120,7 @@ func (s *Service) offersRollback(run store.Run, d runData) bool {
 
 // rollbackButton offers a rollback of env (to its last stable version, after a confirmation).
 func rollbackButton(env string) *slack.ButtonBlockElement {
-	b := slack.NewButtonBlockElement(actionRollback, env, plain("Roll back"))
+	b := slack.NewButtonBlockElement(actionRollback, env, chat.Plain("Roll back"))
 	b.Style = slack.StyleDanger
 	return b
 }
@@ -229,7 +216,7 @@ func (s *Service) renderFailureAlert(run store.Run, d runData, st verification) 
 		next = "Roll it back to the last stable version:"
 	}
 	lines = append(lines, next)
-	blocks := []slack.Block{slack.NewSectionBlock(mrkdwn(strings.Join(lines, "\n")), nil, nil)}
+	blocks := []slack.Block{slack.NewSectionBlock(chat.Mrkdwn(strings.Join(lines, "\n")), nil, nil)}
 	if run.Kind == store.KindDeploy && !s.stepEnv(run).AutoRollback {
 		blocks = append(blocks, slack.NewActionBlock("rollback", rollbackButton(run.Env)))
 	}
@@ -248,7 +235,7 @@ func verificationTable(run store.Run) string {
 		return ""
 	}
 	// A code block, so that the columns line up.
-	table := [][]string{{fmt.Sprintf("Verification (%s window)", humanDuration(v.Ends.Sub(v.Started))), "value", "threshold", ""}}
+	table := [][]string{{fmt.Sprintf("Verification (%s window)", chat.Duration(v.Ends.Sub(v.Started))), "value", "threshold", ""}}
 	for _, r := range v.Rows {
 		table = append(table, []string{r.Name, r.Value, r.Threshold, verdictIcon[r.Verdict]})
 	}
@@ -279,28 +266,6 @@ func requesterOf(userID string) string {
 	return chat.User(userID)
 }
 
-// stepLines lists the steps with their state; the steps not started yet after the current one
-// share one line, as they say nothing yet.
-func stepLines(run store.Run) string {
-	var lines, later []string
-	for _, st := range run.Steps {
-		title := stepTitles[st.Name]
-		if st.State == store.StepPending {
-			later = append(later, title)
-			continue
-		}
-		line := fmt.Sprintf("%s *%s*", chat.StepIcon(st), title)
-		if st.Detail != "" {
-			line += " — " + st.Detail
-		}
-		lines = append(lines, line)
-	}
-	if len(later) > 0 {
-		lines = append(lines, "· "+strings.Join(later, " · "))
-	}
-	return strings.Join(lines, "\n")
-}
-
 func renderReleaseCard(run store.Run, d runData) chat.Message {
 	header := fmt.Sprintf("📦 *Release %s*", d.Version)
 	switch run.State {
@@ -314,14 +279,14 @@ func renderReleaseCard(run store.Run, d runData) chat.Message {
 		ref += " · " + chat.Link(d.PRURL, fmt.Sprintf("PR #%d", d.PR))
 	}
 	blocks := []slack.Block{
-		slack.NewSectionBlock(mrkdwn(header), nil, nil),
-		slack.NewContextBlock("", mrkdwn(fmt.Sprintf("requested by %s · %s · %s", chat.User(run.RequestedBy), slackDate(run.CreatedAt), ref))),
-		slack.NewSectionBlock(mrkdwn(stepLines(run)), nil, nil),
+		slack.NewSectionBlock(chat.Mrkdwn(header), nil, nil),
+		slack.NewContextBlock("", chat.Mrkdwn(fmt.Sprintf("requested by %s · %s · %s", chat.User(run.RequestedBy), chat.Date(run.CreatedAt), ref))),
+		slack.NewSectionBlock(chat.Mrkdwn(chat.StepLines(run.Steps, stepTitles)), nil, nil),
 	}
 	if len(d.Commits) > 0 {
 		lines := []string{fmt.Sprintf("*In this release* (%d %s)", d.CommitCount, plural(d.CommitCount, "commit", "commits"))}
 		for _, c := range d.Commits {
-			line := fmt.Sprintf("• `%s` %s", shortSHA(c.SHA), chat.Escape(truncate(c.Message, 80)))
+			line := fmt.Sprintf("• `%s` %s", shortSHA(c.SHA), chat.Escape(chat.Truncate(c.Message, 80)))
 			if c.Author != "" {
 				line += " — " + chat.Escape(c.Author)
 			}
@@ -330,13 +295,13 @@ func renderReleaseCard(run store.Run, d runData) chat.Message {
 		if more := d.CommitCount - len(d.Commits); more > 0 {
 			lines = append(lines, fmt.Sprintf("… and %d more", more))
 		}
-		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(strings.Join(lines, "\n")), nil, nil))
+		blocks = append(blocks, slack.NewSectionBlock(chat.Mrkdwn(strings.Join(lines, "\n")), nil, nil))
 	}
 	items := []string{"*Deployment checklist* (ticked during the deploy)"}
 	for _, it := range checklist {
 		items = append(items, "☐ "+it.Label)
 	}
-	blocks = append(blocks, slack.NewSectionBlock(mrkdwn(strings.Join(items, "\n")), nil, nil))
+	blocks = append(blocks, slack.NewSectionBlock(chat.Mrkdwn(strings.Join(items, "\n")), nil, nil))
 	return chat.Message{Text: fmt.Sprintf("Release %s: %s", d.Version, describeState(run)), Blocks: blocks}
 }
 
@@ -368,48 +333,4 @@ func describeState(run store.Run) string {
 		return "starting"
 	}
 	return "finishing"
-}
-
-func mrkdwn(s string) *slack.TextBlockObject {
-	return slack.NewTextBlockObject(slack.MarkdownType, s, false, false)
-}
-
-func plain(s string) *slack.TextBlockObject {
-	return slack.NewTextBlockObject(slack.PlainTextType, s, false, false)
-}
-
-// slackDate renders a date and time in each reader's own time zone, with a UTC fallback.
-func slackDate(t time.Time) string {
-	return fmt.Sprintf("<!date^%d^{date_short_pretty} {time}|%s>", t.Unix(), t.UTC().Format("Jan 2 15:04 UTC"))
-}
-
-// slackTime renders a time of day in each reader's own time zone, with a UTC fallback.
-func slackTime(t time.Time) string {
-	return fmt.Sprintf("<!date^%d^{time}|%s>", t.Unix(), t.UTC().Format("15:04 UTC"))
-}
-
-// humanDuration is a duration as people say it: "25 h", "5 h 30 min", "12 min", "40 s".
-func humanDuration(d time.Duration) string {
-	d = d.Round(time.Second)
-	switch {
-	case d >= 10*time.Hour:
-		return fmt.Sprintf("%d h", int(d.Hours()))
-	case d >= time.Hour:
-		h, m := int(d.Hours()), int(d.Minutes())%60
-		if m == 0 {
-			return fmt.Sprintf("%d h", h)
-		}
-		return fmt.Sprintf("%d h %d min", h, m)
-	case d >= time.Minute:
-		return fmt.Sprintf("%d min", int(d.Minutes()))
-	}
-	return fmt.Sprintf("%d s", int(d.Seconds()))
-}
-
-func truncate(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
 }

@@ -191,7 +191,7 @@ func (s *Service) postChecklist(ctx context.Context, run store.Run, d runData) e
 func renderChecklist(run store.Run, d runData) chat.Message {
 	done, _ := checklistProgress(d)
 	blocks := []slack.Block{
-		slack.NewSectionBlock(mrkdwn(fmt.Sprintf("*Deployment checklist* for %s → %s: %d/%d done",
+		slack.NewSectionBlock(chat.Mrkdwn(fmt.Sprintf("*Deployment checklist* for %s → %s: %d/%d done",
 			d.Version, run.Env, done, len(checklist))), nil, nil),
 	}
 	for _, it := range checklist {
@@ -202,15 +202,15 @@ func renderChecklist(run store.Run, d runData) chat.Message {
 		case ok && t.By == "":
 			line = fmt.Sprintf("☑ %s — opsbot: %s", it.Label, t.Evidence)
 		case ok:
-			line = fmt.Sprintf("☑ %s — %s %s", it.Label, chat.User(t.By), slackTime(t.At))
+			line = fmt.Sprintf("☑ %s — %s %s", it.Label, chat.User(t.By), chat.Time(t.At))
 		default:
 			line = "☐ " + it.Label
 			if !run.State.Final() {
-				btn := slack.NewButtonBlockElement(actionCheck, fmt.Sprintf("%d:%s", run.ID, it.ID), plain("Mark done"))
+				btn := slack.NewButtonBlockElement(actionCheck, fmt.Sprintf("%d:%s", run.ID, it.ID), chat.Plain("Mark done"))
 				accessory = slack.NewAccessory(btn)
 			}
 		}
-		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(line), nil, accessory, slack.SectionBlockOptionBlockID("check:"+it.ID)))
+		blocks = append(blocks, slack.NewSectionBlock(chat.Mrkdwn(line), nil, accessory, slack.SectionBlockOptionBlockID("check:"+it.ID)))
 	}
 	return chat.Message{Text: fmt.Sprintf("Deployment checklist for %s: %d/%d done", d.Version, done, len(checklist)), Blocks: blocks}
 }

@@ -96,7 +96,7 @@ func (s *Service) lockRefusal(ctx context.Context, env string, lock store.Lock) 
 		what = fmt.Sprintf("%s (run #%d, %s)", holder.Title, holder.ID, describeState(holder))
 	}
 	return chat.Refuse("%s is busy: %s was started by %s %s. Wait for it to finish, or cancel it with /deploy cancel %s.",
-		env, what, requesterOf(lock.HeldBy), slackDate(lock.Since), env)
+		env, what, requesterOf(lock.HeldBy), chat.Date(lock.Since), env)
 }
 
 // pipeline is the runner's view of a deploy run.
@@ -210,7 +210,7 @@ func (s *Service) checkCI(ctx context.Context, x *runner.Exec) runner.Result {
 			links = append(links, chat.Link(c.URL, c.Name))
 		}
 		return runner.Blocked(x.Now().Add(recheckBlocked), fmt.Sprintf("%d of %d checks failed on %s: %s — push a fix; I re-check every %s",
-			sum.Failed, sum.Total, shortSHA(br.SHA), strings.Join(links, ", "), humanDuration(recheckBlocked)))
+			sum.Failed, sum.Total, shortSHA(br.SHA), strings.Join(links, ", "), chat.Duration(recheckBlocked)))
 	case sum.Total == 0:
 		return runner.Poll(x.Now(), recheckCI, fmt.Sprintf("no checks reported on %s yet", shortSHA(br.SHA)))
 	case sum.Pending > 0:
@@ -282,16 +282,16 @@ func (s *Service) checkSoak(ctx context.Context, x *runner.Exec) runner.Result {
 	}
 	if dep == nil {
 		return runner.Blocked(x.Now().Add(recheckNoSoak), fmt.Sprintf("%s has not been deployed to %s yet; it must soak there for %s",
-			shortSHA(br.SHA), soakEnv, humanDuration(want)))
+			shortSHA(br.SHA), soakEnv, chat.Duration(want)))
 	}
 	since := dep.LatestStatus.CreatedAt
 	age := x.Now().Sub(since)
 	if age >= want {
-		return runner.Passed(fmt.Sprintf("deployed to %s %s ago", soakEnv, humanDuration(age)))
+		return runner.Passed(fmt.Sprintf("deployed to %s %s ago", soakEnv, chat.Duration(age)))
 	}
 	due := since.Add(want)
 	return runner.WaitUntil(due, fmt.Sprintf("deployed to %s %s ago — %s to go (due %s)",
-		soakEnv, humanDuration(age), humanDuration(due.Sub(x.Now())), slackTime(due)))
+		soakEnv, chat.Duration(age), chat.Duration(due.Sub(x.Now())), chat.Time(due)))
 }
 
 // checkReview: the pull request has an approving review and no outstanding change request.
@@ -471,7 +471,7 @@ func (s *Service) followWorkflow(ctx context.Context, x *runner.Exec) runner.Res
 		}
 		return runner.Failed(fmt.Sprintf("%s %s%s", link, concluded(wr.Conclusion), failingJob(jobs)))
 	}
-	return runner.Passed(fmt.Sprintf("%s succeeded in %s", link, humanDuration(wr.UpdatedAt.Sub(wr.CreatedAt))))
+	return runner.Passed(fmt.Sprintf("%s succeeded in %s", link, chat.Duration(wr.UpdatedAt.Sub(wr.CreatedAt))))
 }
 
 // deployedRef is what a run puts in the environment: the release tag on its merge commit,
@@ -530,7 +530,7 @@ func (s *Service) findWorkflowRun(ctx context.Context, x *runner.Exec, d *runDat
 	if found == nil {
 		if x.Now().Sub(since) > workflowStartBy {
 			return gh.WorkflowRun{}, runner.Failed(fmt.Sprintf("no run of %s started for %s within %s of the %s",
-				wf.File, d.Version, humanDuration(workflowStartBy), map[string]string{"push": "tag push", "workflow_dispatch": "dispatch"}[q.Event])), true
+				wf.File, d.Version, chat.Duration(workflowStartBy), map[string]string{"push": "tag push", "workflow_dispatch": "dispatch"}[q.Event])), true
 		}
 		return gh.WorkflowRun{}, runner.Poll(x.Now(), recheckWorkflow, fmt.Sprintf("waiting for %s to start for %s", wf.File, d.Version)), true
 	}
@@ -548,7 +548,7 @@ func (s *Service) reportJobs(ctx context.Context, x *runner.Exec, d runData, job
 		if j.Conclusion != "success" {
 			icon = "❌"
 		}
-		text := fmt.Sprintf("%s Job %s %s in %s", icon, chat.Link(j.URL, j.Name), concluded(j.Conclusion), humanDuration(j.CompletedAt.Sub(j.StartedAt)))
+		text := fmt.Sprintf("%s Job %s %s in %s", icon, chat.Link(j.URL, j.Name), concluded(j.Conclusion), chat.Duration(j.CompletedAt.Sub(j.StartedAt)))
 		if err := s.postThread(ctx, x.Run(), "job:"+key, chat.Text("%s", text)); err != nil {
 			return err
 		}

@@ -79,7 +79,7 @@ func (s *Service) describeRelease(run store.Run) (chat.Message, error) {
 		where += fmt.Sprintf(", %s", chat.Link(d.PRURL, fmt.Sprintf("PR #%d", d.PR)))
 	}
 	return say("Release %s already exists (%s; started by %s %s, %s). Nothing new was created; its card is in <#%s>.",
-		d.Version, where, chat.User(run.RequestedBy), slackDate(run.CreatedAt), describeState(run), run.Channel), nil
+		d.Version, where, chat.User(run.RequestedBy), chat.Date(run.CreatedAt), describeState(run), run.Channel), nil
 }
 
 func pendingSteps(names ...string) []store.Step {

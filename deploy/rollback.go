@@ -174,7 +174,7 @@ func provenBy(d deployment) string {
 	if d.verified == verifiedUnchecked {
 		how = "was deployed with no verification checks configured"
 	}
-	return fmt.Sprintf("%s (deployed %s by %s)", how, slackDate(d.at), requesterOf(d.by))
+	return fmt.Sprintf("%s (deployed %s by %s)", how, chat.Date(d.at), requesterOf(d.by))
 }
 
 // stableChoices names the stable versions there are, for a refusal to say what is possible.
@@ -228,13 +228,13 @@ func renderRollbackPrompt(plan rollbackPlan) chat.Message {
 	text := fmt.Sprintf("↩️ *Roll back %s?*\nNow: %s (%s)\nTo: %s — %s",
 		plan.env, plan.from.version, describeNow(plan.from), plan.to.version, plan.why)
 	value := fmt.Sprintf("%s:%s:%d", plan.env, plan.to.version, plan.from.runID)
-	confirm := slack.NewButtonBlockElement(actionRollbackConfirm, value, plain("Confirm"))
+	confirm := slack.NewButtonBlockElement(actionRollbackConfirm, value, chat.Plain("Confirm"))
 	confirm.Style = slack.StyleDanger
-	cancel := slack.NewButtonBlockElement(actionRollbackCancel, plan.env, plain("Cancel"))
+	cancel := slack.NewButtonBlockElement(actionRollbackCancel, plan.env, chat.Plain("Cancel"))
 	return chat.Message{
 		Text: fmt.Sprintf("Roll back %s from %s to %s?", plan.env, plan.from.version, plan.to.version),
 		Blocks: []slack.Block{
-			slack.NewSectionBlock(mrkdwn(text), nil, nil),
+			slack.NewSectionBlock(chat.Mrkdwn(text), nil, nil),
 			slack.NewActionBlock("rollback", confirm, cancel),
 		},
 	}

@@ -23,7 +23,7 @@ func (s *Service) Status(ctx context.Context) (chat.Message, error) {
 	}
 	lines := []string{"*In progress*"}
 	for _, r := range runs {
-		lines = append(lines, fmt.Sprintf("• *%s* — %s · %s %s", r.Title, describeState(r), requesterOf(r.RequestedBy), slackDate(r.CreatedAt)))
+		lines = append(lines, fmt.Sprintf("• *%s* — %s · %s %s", r.Title, describeState(r), requesterOf(r.RequestedBy), chat.Date(r.CreatedAt)))
 	}
 	return say("%s", strings.Join(lines, "\n")), nil
 }
@@ -52,9 +52,9 @@ func (s *Service) History(ctx context.Context, env string) (chat.Message, error)
 	for _, r := range runs {
 		took := ""
 		if r.FinishedAt != nil {
-			took = " · took " + humanDuration(r.FinishedAt.Sub(r.CreatedAt))
+			took = " · took " + chat.Duration(r.FinishedAt.Sub(r.CreatedAt))
 		}
-		lines = append(lines, fmt.Sprintf("• %s %s · %s · %s %s%s", outcomeIcon(r), r.Title, describeState(r), requesterOf(r.RequestedBy), slackDate(r.CreatedAt), took))
+		lines = append(lines, fmt.Sprintf("• %s %s · %s · %s %s%s", outcomeIcon(r), r.Title, describeState(r), requesterOf(r.RequestedBy), chat.Date(r.CreatedAt), took))
 	}
 	return say("%s", strings.Join(lines, "\n")), nil
 }

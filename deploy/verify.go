@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/opsbot-dev/opsbot/chat"
 	"github.com/opsbot-dev/opsbot/config"
 	"github.com/opsbot-dev/opsbot/integrations/aws"
 	"github.com/opsbot-dev/opsbot/integrations/pingdom"
@@ -198,7 +199,7 @@ func (s *Service) unchecked(ctx context.Context, x *runner.Exec, d runData, conf
 // failVerification marks the deployment failed and tells the deployer and the on-call, in the
 // thread, what failed and what they can do.
 func (s *Service) failVerification(ctx context.Context, x *runner.Exec, d runData, st verification) runner.Result {
-	if err := s.opts.GitHub.SetDeploymentStatus(ctx, d.DeploymentID, "failure", d.WorkflowRunURL, "failed verification: "+truncate(st.Summary, 120)); err != nil {
+	if err := s.opts.GitHub.SetDeploymentStatus(ctx, d.DeploymentID, "failure", d.WorkflowRunURL, "failed verification: "+chat.Truncate(st.Summary, 120)); err != nil {
 		return retryOrFail(x, err, "marking the deployment failed")
 	}
 	run := x.Run()
@@ -313,7 +314,7 @@ func describePass(rows []checkRow, st verification) string {
 		}
 	}
 	text := fmt.Sprintf("%d %s passed over %s (%d %s)", passed, plural(passed, "check", "checks"),
-		humanDuration(st.Ends.Sub(st.Started)), st.Samples, plural(st.Samples, "sample", "samples"))
+		chat.Duration(st.Ends.Sub(st.Started)), st.Samples, plural(st.Samples, "sample", "samples"))
 	if skipped > 0 {
 		text += fmt.Sprintf("; %d not configured", skipped)
 	}
@@ -332,7 +333,7 @@ func progress(st verification) string {
 	if len(failing) > 0 {
 		status = strings.Join(failing, ", ") + " failing once"
 	}
-	return fmt.Sprintf("sample %d · %s · window ends %s", st.Samples, status, slackTime(st.Ends))
+	return fmt.Sprintf("sample %d · %s · window ends %s", st.Samples, status, chat.Time(st.Ends))
 }
 
 // checks are the environment's checks, in the table's order; every kind is listed, so that one

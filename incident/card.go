@@ -74,33 +74,21 @@ func started(run store.Run, step string) bool {
 
 // post queues a message of the incident, once per name.
 func (s *Service) post(ctx context.Context, run store.Run, channel, name string, msg chat.Message) error {
-	return s.enqueue(ctx, store.OutboxMessage{Key: msgKey(run, name), Channel: channel}, msg)
+	return chat.Queue(ctx, s.opts.Store, store.OutboxMessage{Key: msgKey(run, name), Channel: channel}, msg, s.now())
 }
 
 // upsert queues a message of the incident that later changes are made to in place. It always
 // carries blocks: chat.update keeps a message's old blocks, buttons included, when given none.
 func (s *Service) upsert(ctx context.Context, run store.Run, channel, name string, msg chat.Message) error {
 	if len(msg.Blocks) == 0 {
-		msg.Blocks = []slack.Block{slack.NewSectionBlock(mrkdwn(msg.Text), nil, nil)}
+		msg.Blocks = []slack.Block{slack.NewSectionBlock(chat.Mrkdwn(msg.Text), nil, nil)}
 	}
-	return s.enqueue(ctx, store.OutboxMessage{Key: msgKey(run, name), Upsert: true, Channel: channel}, msg)
+	return chat.Queue(ctx, s.opts.Store, store.OutboxMessage{Key: msgKey(run, name), Upsert: true, Channel: channel}, msg, s.now())
 }
 
 // reply queues a reply in the thread of the incident's summary card, once per name.
 func (s *Service) reply(ctx context.Context, run store.Run, channel, name string, msg chat.Message, upsert bool) error {
-	return s.enqueue(ctx, store.OutboxMessage{Key: msgKey(run, name), Upsert: upsert, ThreadOf: msgKey(run, "card"), Channel: channel}, msg)
-}
-
-func (s *Service) enqueue(ctx context.Context, m store.OutboxMessage, msg chat.Message) error {
-	blocks, err := msg.BlocksJSON()
-	if err != nil {
-		return err
-	}
-	m.Op, m.Text, m.Blocks, m.NextAt = store.OpPost, msg.Text, blocks, s.now()
-	if _, err := s.opts.Store.Enqueue(ctx, m); err != nil {
-		return fmt.Errorf("queueing %s: %w", m.Key, err)
-	}
-	return nil
+	return chat.Queue(ctx, s.opts.Store, store.OutboxMessage{Key: msgKey(run, name), Upsert: upsert, ThreadOf: msgKey(run, "card"), Channel: channel}, msg, s.now())
 }
 
 // drillMark starts every message of a drill.
@@ -123,19 +111,19 @@ func (s *Service) renderCard(run store.Run, d record, full bool) chat.Message {
 		header += "\n" + outcome
 	}
 	about := fmt.Sprintf("Commander %s · status *%s* · declared %s by %s",
-		chat.User(d.Commander), d.Phase, slackDate(d.DeclaredAt), chat.User(d.Declarer))
+		chat.User(d.Commander), d.Phase, chat.Date(d.DeclaredAt), chat.User(d.Declarer))
 	for _, role := range sortedKeys(d.Roles) {
 		about += fmt.Sprintf(" · %s %s", role, chat.User(d.Roles[role]))
 	}
 	blocks := []slack.Block{
-		slack.NewSectionBlock(mrkdwn(header), nil, nil),
-		slack.NewContextBlock("", mrkdwn(about)),
-		slack.NewSectionBlock(mrkdwn(s.reach(run, d)), nil, nil),
+		slack.NewSectionBlock(chat.Mrkdwn(header), nil, nil),
+		slack.NewContextBlock("", chat.Mrkdwn(about)),
+		slack.NewSectionBlock(chat.Mrkdwn(s.reach(run, d)), nil, nil),
 	}
 	if full {
-		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(stepLines(run)), nil, nil))
+		blocks = append(blocks, slack.NewSectionBlock(chat.Mrkdwn(chat.StepLines(run.Steps, stepTitles)), nil, nil))
 	} else if len(d.Deploys) > 0 {
-		blocks = append(blocks, slack.NewContextBlock("", mrkdwn("Recent "+s.cfg.Environment+" deploys: "+deployList(d.Deploys))))
+		blocks = append(blocks, slack.NewContextBlock("", chat.Mrkdwn("Recent "+s.cfg.Environment+" deploys: "+deployList(d.Deploys))))
 	}
 	if !run.State.Final() && d.Resolution == nil {
 		value := fmt.Sprint(run.ID)
@@ -173,7 +161,7 @@ func sevIcon(d record) string {
 // outcome is the card's headline once the incident is resolved or its run failed.
 func (s *Service) outcome(run store.Run, d record) string {
 	if r := d.Resolution; r != nil {
-		line := fmt.Sprintf("Resolved %s by %s after %s", slackTime(r.At), chat.User(r.By), humanDuration(r.At.Sub(d.DeclaredAt)))
+		line := fmt.Sprintf("Resolved %s by %s after %s", chat.Time(r.At), chat.User(r.By), chat.Duration(r.At.Sub(d.DeclaredAt)))
 		if r.Summary != "" {
 			line += ": " + r.Summary
 		}
@@ -219,31 +207,10 @@ func (s *Service) reach(run store.Run, d record) string {
 	return fmt.Sprintf("*Paged:* %s\n*Status page:* %s\n*Stakeholders:* %s", paged, public, told)
 }
 
-// stepLines lists what the bot did; the steps not started yet share one line.
-func stepLines(run store.Run) string {
-	var lines, later []string
-	for _, st := range run.Steps {
-		title := stepTitles[st.Name]
-		if st.State == store.StepPending {
-			later = append(later, title)
-			continue
-		}
-		line := fmt.Sprintf("%s *%s*", chat.StepIcon(st), title)
-		if st.Detail != "" {
-			line += " — " + st.Detail
-		}
-		lines = append(lines, line)
-	}
-	if len(later) > 0 {
-		lines = append(lines, "· "+strings.Join(later, " · "))
-	}
-	return strings.Join(lines, "\n")
-}
-
 func deployList(deploys []recentDeploy) string {
 	parts := make([]string, len(deploys))
 	for i, dep := range deploys {
-		parts[i] = fmt.Sprintf("%s at %s by %s", dep.Version, slackTime(dep.At), chat.User(dep.By))
+		parts[i] = fmt.Sprintf("%s at %s by %s", dep.Version, chat.Time(dep.At), chat.User(dep.By))
 	}
 	return strings.Join(parts, " · ")
 }
@@ -255,10 +222,10 @@ func (s *Service) renderDeploys(d record) chat.Message {
 		return chat.Text("%sNo %s deploys in the 24 h before the incident — nothing to roll back from here.", drillMark(d), env)
 	}
 	text := fmt.Sprintf("%s*Recent %s deploys* (24 h before the incident) — roll one back if it caused this:", drillMark(d), env)
-	blocks := []slack.Block{slack.NewSectionBlock(mrkdwn(text), nil, nil)}
+	blocks := []slack.Block{slack.NewSectionBlock(chat.Mrkdwn(text), nil, nil)}
 	for i, dep := range d.Deploys {
-		line := fmt.Sprintf("• *%s* deployed %s by %s", dep.Version, slackDate(dep.At), chat.User(dep.By))
-		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(line), nil,
+		line := fmt.Sprintf("• *%s* deployed %s by %s", dep.Version, chat.Date(dep.At), chat.User(dep.By))
+		blocks = append(blocks, slack.NewSectionBlock(chat.Mrkdwn(line), nil,
 			slack.NewAccessory(button(actionRollback, dep.Env, "Roll back", slack.StyleDanger)),
 			slack.SectionBlockOptionBlockID(fmt.Sprintf("deploy:%d", i))))
 	}
@@ -344,7 +311,7 @@ func (s *Service) renderChecklist(run store.Run, d record) chat.Message {
 		switch {
 		case ticked:
 			done++
-			line = fmt.Sprintf("☑ %s — %s %s", it.Label, chat.User(t.By), slackTime(t.At))
+			line = fmt.Sprintf("☑ %s — %s %s", it.Label, chat.User(t.By), chat.Time(t.At))
 		case evidence != "":
 			done++
 			line = fmt.Sprintf("☑ %s — opsbot: %s", it.Label, evidence)
@@ -354,10 +321,10 @@ func (s *Service) renderChecklist(run store.Run, d record) chat.Message {
 				accessory = slack.NewAccessory(button(actionCheck, fmt.Sprintf("%d:%s", run.ID, it.ID), "Mark done", ""))
 			}
 		}
-		lines = append(lines, slack.NewSectionBlock(mrkdwn(line), nil, accessory, slack.SectionBlockOptionBlockID("check:"+it.ID)))
+		lines = append(lines, slack.NewSectionBlock(chat.Mrkdwn(line), nil, accessory, slack.SectionBlockOptionBlockID("check:"+it.ID)))
 	}
 	header := fmt.Sprintf("%s*Incident checklist* (runbook: Emergency Procedures): %d/%d done", drillMark(d), done, len(checklist))
-	blocks := append([]slack.Block{slack.NewSectionBlock(mrkdwn(header), nil, nil)}, lines...)
+	blocks := append([]slack.Block{slack.NewSectionBlock(chat.Mrkdwn(header), nil, nil)}, lines...)
 	return chat.Message{Text: fmt.Sprintf("Incident checklist: %d/%d done", done, len(checklist)), Blocks: blocks}
 }
 
@@ -410,9 +377,9 @@ func (s *Service) renderStakeholderNote(d record, e entry) string {
 		facts = append(facts, "Affected: "+names)
 	}
 	if e.Kind == entryResolved {
-		facts = append(facts, "Lasted "+humanDuration(e.At.Sub(d.DeclaredAt)))
+		facts = append(facts, "Lasted "+chat.Duration(e.At.Sub(d.DeclaredAt)))
 	} else if every := sev.ReminderEvery(); every > 0 {
-		facts = append(facts, "Next update by "+slackTime(e.At.Add(every)))
+		facts = append(facts, "Next update by "+chat.Time(e.At.Add(every)))
 	}
 	facts = append(facts, "Details: "+channelRef(d.ChannelID))
 	lines = append(lines, strings.Join(facts, " · "))
@@ -437,17 +404,9 @@ func (s *Service) publishRule(d record, level int) string {
 }
 
 func button(actionID, value, label string, style slack.Style) *slack.ButtonBlockElement {
-	b := slack.NewButtonBlockElement(actionID, value, plain(label))
+	b := slack.NewButtonBlockElement(actionID, value, chat.Plain(label))
 	b.Style = style
 	return b
-}
-
-func mrkdwn(s string) *slack.TextBlockObject {
-	return slack.NewTextBlockObject(slack.MarkdownType, s, false, false)
-}
-
-func plain(s string) *slack.TextBlockObject {
-	return slack.NewTextBlockObject(slack.PlainTextType, s, false, false)
 }
 
 func sortedKeys(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) }

@@ -458,13 +458,13 @@ func (s *Service) Snooze(ctx context.Context, who chat.Actor, runID int64) (chat
 	}
 	if d.Reminders > 0 {
 		last := fmt.Sprintf("reminder:%d", d.Reminders)
-		text := fmt.Sprintf("%s⏰ ~No update for a while~ — snoozed by %s until %s.", drillMark(d), chat.User(who.UserID), slackTime(until))
+		text := fmt.Sprintf("%s⏰ ~No update for a while~ — snoozed by %s until %s.", drillMark(d), chat.User(who.UserID), chat.Time(until))
 		if err := s.upsert(ctx, run, d.ChannelID, last, chat.Text("%s", text)); err != nil {
 			return chat.Message{}, err
 		}
 	}
 	s.opts.Wake()
-	return chat.Text("Snoozed: the next reminder comes at %s unless you post an update first.", slackTime(until)), nil
+	return chat.Text("Snoozed: the next reminder comes at %s unless you post an update first.", chat.Time(until)), nil
 }
 
 // Publish records the commander's OK to publish the public text they were shown.
@@ -550,7 +550,7 @@ func (s *Service) List(ctx context.Context) (chat.Message, error) {
 			continue
 		}
 		lines = append(lines, fmt.Sprintf("• %s*%s* — %s · commander %s · %s · declared %s",
-			drillMark(d), incidentName(d), d.Phase, chat.User(d.Commander), channelOrPending(d), slackDate(d.DeclaredAt)))
+			drillMark(d), incidentName(d), d.Phase, chat.User(d.Commander), channelOrPending(d), chat.Date(d.DeclaredAt)))
 	}
 	if len(lines) == 0 {
 		return chat.Text("No incident is open."), nil

@@ -544,7 +544,7 @@ func describePaging(p paging, onCall []string) string {
 	}
 	detail := fmt.Sprintf("paged %s · %s, %s urgency", who, chat.Link(p.URL, fmt.Sprintf("PagerDuty #%d", p.Number)), p.Urgency)
 	if p.AcknowledgedAt != nil {
-		detail += ", acknowledged " + slackTime(*p.AcknowledgedAt)
+		detail += ", acknowledged " + chat.Time(*p.AcknowledgedAt)
 	}
 	return detail
 }

@@ -50,22 +50,22 @@ func (s *Service) PromptDeclare(ctx context.Context, who chat.Actor, triggerID s
 	var sevOptions []*slack.OptionBlockObject
 	for i, name := range config.SeverityNames {
 		rule := s.cfg.Severity(i + 1)
-		sevOptions = append(sevOptions, slack.NewOptionBlockObject(name, plain(sevLabel(i+1)), plain(describeRule(rule))))
+		sevOptions = append(sevOptions, slack.NewOptionBlockObject(name, chat.Plain(sevLabel(i+1)), chat.Plain(describeRule(rule))))
 	}
-	sevSelect := slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("Severity"), fieldSeverity, sevOptions...)
+	sevSelect := slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, chat.Plain("Severity"), fieldSeverity, sevOptions...)
 	sevSelect.InitialOption = sevOptions[severity-1]
-	description := slack.NewPlainTextInputBlockElement(plain("What do people see? What is known?"), fieldDescription)
+	description := slack.NewPlainTextInputBlockElement(chat.Plain("What do people see? What is known?"), fieldDescription)
 	description.Multiline = true
 
 	blocks := []slack.Block{
-		slack.NewInputBlock(fieldTitle, plain("Title"), nil, slack.NewPlainTextInputBlockElement(plain("e.g. Checkout errors"), fieldTitle)),
-		slack.NewInputBlock(fieldSeverity, plain("Severity"), nil, sevSelect),
-		optional(slack.NewInputBlock(fieldDescription, plain("Description"), nil, description)),
+		slack.NewInputBlock(fieldTitle, chat.Plain("Title"), nil, slack.NewPlainTextInputBlockElement(chat.Plain("e.g. Checkout errors"), fieldTitle)),
+		slack.NewInputBlock(fieldSeverity, chat.Plain("Severity"), nil, sevSelect),
+		optional(slack.NewInputBlock(fieldDescription, chat.Plain("Description"), nil, description)),
 	}
 	if components := s.pageComponents(ctx); len(components) > 0 {
 		var options, initial []*slack.OptionBlockObject
 		for _, c := range components {
-			o := slack.NewOptionBlockObject(c.ID, plain(c.Name), nil)
+			o := slack.NewOptionBlockObject(c.ID, chat.Plain(c.Name), nil)
 			options = append(options, o)
 			for _, configured := range s.cfg.Statuspage.Components {
 				if configured == c.ID {
@@ -73,15 +73,15 @@ func (s *Service) PromptDeclare(ctx context.Context, who chat.Actor, triggerID s
 				}
 			}
 		}
-		sel := slack.NewOptionsMultiSelectBlockElement(slack.MultiOptTypeStatic, plain("Components"), fieldComponents, options...)
+		sel := slack.NewOptionsMultiSelectBlockElement(slack.MultiOptTypeStatic, chat.Plain("Components"), fieldComponents, options...)
 		sel.InitialOptions = initial
-		blocks = append(blocks, optional(slack.NewInputBlock(fieldComponents, plain("Affected status page components"), nil, sel)))
+		blocks = append(blocks, optional(slack.NewInputBlock(fieldComponents, chat.Plain("Affected status page components"), nil, sel)))
 	}
-	yes := slack.NewOptionBlockObject("yes", plain("Yes — customers notice it"), nil)
-	no := slack.NewOptionBlockObject("no", plain("No — internal only"), nil)
+	yes := slack.NewOptionBlockObject("yes", chat.Plain("Yes — customers notice it"), nil)
+	no := slack.NewOptionBlockObject("no", chat.Plain("No — internal only"), nil)
 	facing := slack.NewRadioButtonsBlockElement(fieldCustomerFacing, yes, no)
 	facing.InitialOption = yes
-	blocks = append(blocks, slack.NewInputBlock(fieldCustomerFacing, plain("Customer-facing?"), nil, facing))
+	blocks = append(blocks, slack.NewInputBlock(fieldCustomerFacing, chat.Plain("Customer-facing?"), nil, facing))
 
 	meta, err := json.Marshal(declareMetadata{Origin: who.ChannelID, Drill: drill})
 	if err != nil {
@@ -132,20 +132,20 @@ func (s *Service) PromptUpdate(ctx context.Context, who chat.Actor, runID int64,
 	var options []*slack.OptionBlockObject
 	var initial *slack.OptionBlockObject
 	for _, phase := range []string{phaseInvestigating, phaseIdentified, phaseMonitoring} {
-		o := slack.NewOptionBlockObject(phase, plain(titleCase(phase)), nil)
+		o := slack.NewOptionBlockObject(phase, chat.Plain(titleCase(phase)), nil)
 		options = append(options, o)
 		if phase == d.Phase {
 			initial = o
 		}
 	}
-	status := slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("Status"), fieldStatus, options...)
+	status := slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, chat.Plain("Status"), fieldStatus, options...)
 	status.InitialOption = initial
-	message := slack.NewPlainTextInputBlockElement(plain("What is known, what is being done"), fieldMessage)
+	message := slack.NewPlainTextInputBlockElement(chat.Plain("What is known, what is being done"), fieldMessage)
 	message.Multiline = true
 	blocks := []slack.Block{
-		slack.NewContextBlock("", mrkdwn(incidentName(d)+" — "+s.whatHappensNext(d))),
-		slack.NewInputBlock(fieldStatus, plain("Status"), nil, status),
-		slack.NewInputBlock(fieldMessage, plain("Update"), nil, message),
+		slack.NewContextBlock("", chat.Mrkdwn(incidentName(d)+" — "+s.whatHappensNext(d))),
+		slack.NewInputBlock(fieldStatus, chat.Plain("Status"), nil, status),
+		slack.NewInputBlock(fieldMessage, chat.Plain("Update"), nil, message),
 	}
 	return chat.Message{}, s.openModal(ctx, triggerID, viewUpdate, fmt.Sprint(runID), "Post an update", "Post", blocks)
 }
@@ -160,15 +160,15 @@ func (s *Service) PromptPage(ctx context.Context, who chat.Actor, runID int64, t
 		return chat.Message{}, err
 	}
 	blocks := []slack.Block{
-		optional(slack.NewInputBlock(fieldUser, plain("Person"), nil, slack.NewOptionsSelectBlockElement(slack.OptTypeUser, plain("Someone"), fieldUser))),
+		optional(slack.NewInputBlock(fieldUser, chat.Plain("Person"), nil, slack.NewOptionsSelectBlockElement(slack.OptTypeUser, chat.Plain("Someone"), fieldUser))),
 	}
 	if services := sortedKeys(s.cfg.PagerDuty.Services); len(services) > 0 {
 		var options []*slack.OptionBlockObject
 		for _, name := range services {
-			options = append(options, slack.NewOptionBlockObject(name, plain(name), nil))
+			options = append(options, slack.NewOptionBlockObject(name, chat.Plain(name), nil))
 		}
-		blocks = append(blocks, optional(slack.NewInputBlock(fieldService, plain("Or the on-call of a service"), nil,
-			slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("Service"), fieldService, options...))))
+		blocks = append(blocks, optional(slack.NewInputBlock(fieldService, chat.Plain("Or the on-call of a service"), nil,
+			slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, chat.Plain("Service"), fieldService, options...))))
 	}
 	return chat.Message{}, s.openModal(ctx, triggerID, viewPage, fmt.Sprint(runID), "Page someone", "Page", blocks)
 }
@@ -182,11 +182,11 @@ func (s *Service) PromptResolve(ctx context.Context, who chat.Actor, runID int64
 	if err := s.mayLead(ctx, who, d, "resolve"); err != nil {
 		return chat.Message{}, err
 	}
-	summary := slack.NewPlainTextInputBlockElement(plain("What fixed it? (the status page shows this)"), fieldSummary)
+	summary := slack.NewPlainTextInputBlockElement(chat.Plain("What fixed it? (the status page shows this)"), fieldSummary)
 	summary.Multiline = true
 	blocks := []slack.Block{
-		slack.NewSectionBlock(mrkdwn(fmt.Sprintf("Resolve *%s*? PagerDuty and the status page are resolved and the stakeholders told.", incidentName(d))), nil, nil),
-		optional(slack.NewInputBlock(fieldSummary, plain("Summary"), nil, summary)),
+		slack.NewSectionBlock(chat.Mrkdwn(fmt.Sprintf("Resolve *%s*? PagerDuty and the status page are resolved and the stakeholders told.", incidentName(d))), nil, nil),
+		optional(slack.NewInputBlock(fieldSummary, chat.Plain("Summary"), nil, summary)),
 	}
 	return chat.Message{}, s.openModal(ctx, triggerID, viewResolve, fmt.Sprint(runID), "Resolve incident", "Resolve", blocks)
 }
@@ -199,7 +199,7 @@ func optional(b *slack.InputBlock) *slack.InputBlock {
 func (s *Service) openModal(ctx context.Context, triggerID, callbackID, metadata, title, submit string, blocks []slack.Block) error {
 	_, err := s.opts.Slack.OpenModal(ctx, triggerID, slack.ModalViewRequest{
 		Type: slack.VTModal, CallbackID: callbackID, PrivateMetadata: metadata,
-		Title: plain(title), Submit: plain(submit), Close: plain("Cancel"),
+		Title: chat.Plain(title), Submit: chat.Plain(submit), Close: chat.Plain("Cancel"),
 		Blocks: slack.Blocks{BlockSet: blocks},
 	})
 	return err

@@ -48,7 +48,7 @@ func (s *Service) resolvePagerDuty(ctx context.Context, x *runner.Exec) runner.R
 		Text: fmt.Sprintf("PagerDuty #%d resolved", d.Paging.Number)})
 	detail := fmt.Sprintf("%s resolved", chat.Link(d.Paging.URL, fmt.Sprintf("PagerDuty #%d", d.Paging.Number)))
 	if !inc.AcknowledgedAt.IsZero() {
-		detail += fmt.Sprintf(" · acknowledged %s after paging", humanDuration(inc.AcknowledgedAt.Sub(d.Paging.CreatedAt)))
+		detail += fmt.Sprintf(" · acknowledged %s after paging", chat.Duration(inc.AcknowledgedAt.Sub(d.Paging.CreatedAt)))
 	}
 	return runner.Passed(detail)
 }
@@ -150,12 +150,12 @@ func durations(d record) (ack, resolve string) {
 	if p := d.Paging; p != nil {
 		ack = "never acknowledged"
 		if p.AcknowledgedAt != nil {
-			ack = humanDuration(p.AcknowledgedAt.Sub(p.CreatedAt)) + " (PagerDuty)"
+			ack = chat.Duration(p.AcknowledgedAt.Sub(p.CreatedAt)) + " (PagerDuty)"
 		}
 	}
 	resolve = "not resolved"
 	if r := d.Resolution; r != nil {
-		resolve = humanDuration(r.At.Sub(d.DeclaredAt))
+		resolve = chat.Duration(r.At.Sub(d.DeclaredAt))
 	}
 	return ack, resolve
 }
@@ -286,7 +286,7 @@ func renderPostmortem(d record, events []store.RunEvent, env string, names map[s
 		line("- No %s deploys in the 24 h before the incident.", env)
 	}
 	for _, dep := range d.Deploys {
-		line("- %s to %s at %s UTC by %s (%s before the incident)", dep.Version, dep.Env, utc(dep.At), name(dep.By), humanDuration(d.DeclaredAt.Sub(dep.At)))
+		line("- %s to %s at %s UTC by %s (%s before the incident)", dep.Version, dep.Env, utc(dep.At), name(dep.By), chat.Duration(d.DeclaredAt.Sub(dep.At)))
 	}
 	for _, section := range []string{"What went well", "What went badly", "Where we got lucky"} {
 		line("")

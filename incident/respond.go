@@ -59,7 +59,7 @@ func (s *Service) respond(ctx context.Context, x *runner.Exec) runner.Result {
 		return runner.Failed(err.Error())
 	}
 	if r := d.Resolution; r != nil {
-		return runner.Passed(fmt.Sprintf("resolved by %s %s after %s", chat.User(r.By), slackTime(r.At), humanDuration(r.At.Sub(d.DeclaredAt))))
+		return runner.Passed(fmt.Sprintf("resolved by %s %s after %s", chat.User(r.By), chat.Time(r.At), chat.Duration(r.At.Sub(d.DeclaredAt))))
 	}
 	return s.remind(ctx, x, d)
 }
@@ -293,7 +293,7 @@ func (s *Service) offerPublic(ctx context.Context, x *runner.Exec, final bool) (
 			return res, true
 		}
 		if err := s.upsert(ctx, x.Run(), d.ChannelID, fmt.Sprintf("publish:%d", e.Seq),
-			chat.Text("%s✅ %s published this on the status page %s:\n>%s", drillMark(d), chat.User(a.By), slackTime(a.At), quoteLines(e.Public))); err != nil {
+			chat.Text("%s✅ %s published this on the status page %s:\n>%s", drillMark(d), chat.User(a.By), chat.Time(a.At), quoteLines(e.Public))); err != nil {
 			return retryStore(err), true
 		}
 	}
@@ -388,7 +388,7 @@ func (s *Service) renderPublishRequest(run store.Run, d record, e entry) chat.Me
 	text := strings.Join(lines, "\n")
 	publish := button(actionPublish, fmt.Sprintf("%d:%d", run.ID, e.Seq), "Publish to status page", slack.StylePrimary)
 	return chat.Message{Text: text, Blocks: []slack.Block{
-		slack.NewSectionBlock(mrkdwn(text), nil, nil),
+		slack.NewSectionBlock(chat.Mrkdwn(text), nil, nil),
 		slack.NewActionBlock("publish", publish),
 	}}
 }
@@ -493,7 +493,7 @@ func (s *Service) remind(ctx context.Context, x *runner.Exec, d record) runner.R
 		}
 		due = next
 	}
-	return s.sleep(x, d, &due, fmt.Sprintf("next reminder to %s due %s", chat.User(d.Commander), slackTime(due)))
+	return s.sleep(x, d, &due, fmt.Sprintf("next reminder to %s due %s", chat.User(d.Commander), chat.Time(due)))
 }
 
 // sleep waits for a command or the reminder due; while the page is not acknowledged it looks
@@ -520,10 +520,10 @@ func (s *Service) renderReminder(run store.Run, d record, now time.Time) chat.Me
 		}
 	}
 	text := fmt.Sprintf("%s⏰ %s, no update on this %s for %s. Stakeholders expect one: post it with `/incident update STATUS message`, or snooze me.",
-		drillMark(d), chat.User(d.Commander), sevLabel(d.Severity), humanDuration(now.Sub(last)))
+		drillMark(d), chat.User(d.Commander), sevLabel(d.Severity), chat.Duration(now.Sub(last)))
 	value := fmt.Sprint(run.ID)
 	return chat.Message{Text: text, Blocks: []slack.Block{
-		slack.NewSectionBlock(mrkdwn(text), nil, nil),
+		slack.NewSectionBlock(chat.Mrkdwn(text), nil, nil),
 		slack.NewActionBlock("reminder",
 			button(actionUpdate, value, "Post update", slack.StylePrimary),
 			button(actionSnooze, value, "Snooze 15 min", "")),

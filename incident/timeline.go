@@ -94,7 +94,7 @@ func (s *Service) inertMentions(ctx context.Context, raw string) (string, error)
 func renderTimeline(d record, events []store.RunEvent) string {
 	lines := []string{fmt.Sprintf("%s🕒 *Timeline* of %s", drillMark(d), incidentName(d))}
 	for _, ev := range events {
-		lines = append(lines, fmt.Sprintf("• %s — %s", slackTime(ev.At), ev.Text))
+		lines = append(lines, fmt.Sprintf("• %s — %s", chat.Time(ev.At), ev.Text))
 	}
 	return clip(strings.Join(lines, "\n"), 3000)
 }
