@@ -183,6 +183,7 @@ func serve(ctx context.Context, cfg *config.Config, opts serveOptions) error {
 	}
 	svc, err := commands.NewService(commands.Options{
 		Store: st, Roles: roles, Clock: clk, Log: log, Domains: domains, Unavailable: unavailable,
+		Responder: slackapi.NewResponder(httpClient),
 	})
 	if err != nil {
 		return err
