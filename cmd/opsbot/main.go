@@ -7,6 +7,7 @@
 //	opsbot manifest       print the Slack app manifest
 //	opsbot config check   validate opsbot.yaml and the environment
 //	opsbot migrate        apply database migrations
+//	opsbot bench          measure ack latency, fan-out and start-up against the sandbox
 //	opsbot version        print the version
 //
 // main only parses arguments and wires packages together; it is the one place that reads the
@@ -46,6 +47,7 @@ commands:
   manifest       print the Slack app manifest (the same as manifest.yml)
   config check   validate opsbot.yaml and the environment (--config opsbot.yaml)
   migrate        apply database migrations (--config opsbot.yaml)
+  bench          measure opsbot against the sandbox: ack, fanout or startup (see BENCHMARKS.md)
   version        print the version
 
 Run 'opsbot <command> -h' for a command's flags.
@@ -76,6 +78,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = runConfigCheck(ctx, env, rest[1:])
 	case "migrate":
 		err = runMigrate(ctx, env, rest)
+	case "bench":
+		err = runBench(ctx, env, rest)
 	case "version":
 		fmt.Fprintf(stdout, "opsbot %s\n", version)
 	case "help", "-h", "--help":
