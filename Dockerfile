@@ -6,7 +6,8 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 ARG VERSION=dev
-RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/opsbot ./cmd/opsbot
+# -tags nosandbox: the production binary carries no vendor fakes (and idles ~4 MB lighter).
+RUN CGO_ENABLED=0 go build -trimpath -tags nosandbox -ldflags "-s -w -X main.version=${VERSION}" -o /out/opsbot ./cmd/opsbot
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/opsbot /usr/local/bin/opsbot
