@@ -51,7 +51,7 @@ func (s *SQL) Enqueue(ctx context.Context, m OutboxMessage) (OutboxMessage, erro
 		m.NextAt = now
 	}
 	var stored OutboxMessage
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx stmtTx) error {
 		if m.ThreadOf != "" {
 			// A reply to a message that does not exist would wait for its TS forever and hold
 			// up every later message to its channel.
@@ -159,7 +159,7 @@ func (s *SQL) RetryOutbox(ctx context.Context, id int64, owner string, next time
 
 // KillOutbox marks a claimed message dead, and its pending replies if it was never posted.
 func (s *SQL) KillOutbox(ctx context.Context, id int64, owner string, lastErr string) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx stmtTx) error {
 		var key, ts string
 		err := tx.QueryRowContext(ctx, `UPDATE outbox
 			SET state = 'dead', last_error = $3, lease_owner = '', lease_until = NULL

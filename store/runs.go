@@ -69,7 +69,7 @@ func (s *SQL) CreateRun(ctx context.Context, r Run) (Run, error) {
 	}
 	now := unixNano(s.now())
 	var created Run
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
+	err = s.inTx(ctx, func(tx stmtTx) error {
 		var err error
 		created, err = scanRun(tx.QueryRowContext(ctx, `INSERT INTO runs (kind, key, env, state, requested_by,
 			channel, title, data, steps, wake_at, lock_name, version, created_at, updated_at, lease_owner)
@@ -93,7 +93,7 @@ func (s *SQL) CreateRun(ctx context.Context, r Run) (Run, error) {
 }
 
 // takeLock gives the lock name to runID, or returns a *LockHeldError naming its holder.
-func takeLock(ctx context.Context, tx *sql.Tx, name string, runID, now int64) error {
+func takeLock(ctx context.Context, tx stmtTx, name string, runID, now int64) error {
 	for {
 		taken, err := tx.ExecContext(ctx, `INSERT INTO locks (name, run_id, since) VALUES ($1, $2, $3)
 			ON CONFLICT (name) DO NOTHING`, name, runID, now)
@@ -181,7 +181,7 @@ func (s *SQL) writeRun(ctx context.Context, current, next Run) (Run, error) {
 		finishedAt = &now
 	}
 	var updated Run
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
+	err = s.inTx(ctx, func(tx stmtTx) error {
 		var err error
 		updated, err = scanRun(tx.QueryRowContext(ctx, `UPDATE runs SET env = $3, state = $4, requested_by = $5,
 			channel = $6, title = $7, data = $8, steps = $9, wake_at = $10, version = version + 1,

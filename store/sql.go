@@ -57,10 +57,10 @@ type SQL struct {
 	// connections does not fail either, but leaves the queueing to SQLite's sleep-and-retry
 	// busy handler: under 32 concurrent writers its slowest transaction took 150-340 ms
 	// against 13-40 ms here, for the same throughput.) For PostgreSQL it is the pool.
-	writer *sql.DB
+	writer *stmtDB
 	// reader serves reads. For SQLite it is a pool of query_only connections, which WAL lets
 	// read while the writer writes; for PostgreSQL it is the same pool as writer.
-	reader  *sql.DB
+	reader  *stmtDB
 	dialect dialect
 	clock   clock.Clock
 	log     zerolog.Logger
@@ -141,7 +141,7 @@ func (s *SQL) openSQLite(dsn string) error {
 		return errors.Join(err, writer.Close())
 	}
 	reader.SetMaxOpenConns(sqliteReaders)
-	s.writer, s.reader = writer, reader
+	s.writer, s.reader = newStmtDB(writer), newStmtDB(reader)
 	return nil
 }
 
@@ -152,7 +152,8 @@ func (s *SQL) openPostgres(dsn string) error {
 		return err
 	}
 	db.SetMaxOpenConns(postgresConns)
-	s.writer, s.reader = db, db
+	cached := newStmtDB(db)
+	s.writer, s.reader = cached, cached
 	return nil
 }
 
@@ -183,12 +184,19 @@ func (s *SQL) failed(doing string, err error) error {
 
 // inTx runs fn in a write transaction, committing if fn returns nil. fn's error is returned
 // as is, so that callers can return their own sentinel errors from inside it.
-func (s *SQL) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (s *SQL) inTx(ctx context.Context, fn func(tx stmtTx) error) error {
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
-	if err := fn(tx); err != nil {
+	var missed []string
+	defer func() {
+		// Prepared now that the connection is free, for the next transaction to reuse.
+		for _, query := range missed {
+			_, _ = s.writer.stmt(ctx, query)
+		}
+	}()
+	if err := fn(stmtTx{Tx: tx, db: s.writer, missed: &missed}); err != nil {
 		_ = tx.Rollback() // fn's error is the one worth reporting
 		return err
 	}
@@ -201,7 +209,7 @@ func (s *SQL) now() time.Time {
 	return s.clock.Now().UTC().Round(0)
 }
 
-// querier is what *sql.DB and *sql.Tx have in common.
+// querier is what the store's handle (stmtDB) and its transactions (stmtTx) have in common.
 type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
