@@ -362,7 +362,8 @@ func (s *Service) pinCard(ctx context.Context, x *runner.Exec) runner.Result {
 		return runner.Failed(err.Error())
 	}
 	var listed struct {
-		Deploys bool `json:"deploys"`
+		Deploys bool            `json:"deploys"`
+		Pinned  map[string]bool `json:"pinned,omitempty"` // so a poll does not pin again
 	}
 	if err := x.StepData(&listed); err != nil {
 		return runner.Failed(err.Error())
@@ -396,6 +397,9 @@ func (s *Service) pinCard(ctx context.Context, x *runner.Exec) runner.Result {
 		return retryStore(err)
 	}
 	for _, key := range []string{"card", "checklist"} {
+		if listed.Pinned[key] {
+			continue
+		}
 		m, err := s.opts.Store.GetOutbox(ctx, msgKey(run, key))
 		if err != nil {
 			return retryStore(err)
@@ -408,6 +412,13 @@ func (s *Service) pinCard(ctx context.Context, x *runner.Exec) runner.Result {
 		}
 		if err := s.opts.Slack.Pin(ctx, d.ChannelID, m.TS); err != nil {
 			return failed(x, err, "pinning the "+key)
+		}
+		if listed.Pinned == nil {
+			listed.Pinned = map[string]bool{}
+		}
+		listed.Pinned[key] = true
+		if err := x.SaveStepData(ctx, listed); err != nil {
+			return retryStore(err)
 		}
 	}
 	return runner.Passed(fmt.Sprintf("pinned · %d %s deploys in the 24 h before", len(d.Deploys), s.cfg.Environment))
