@@ -198,10 +198,16 @@ func TestReplicaKilledMidPipelineIsTakenOverWithoutDuplicates(t *testing.T) {
 	// From here on every GitHub call takes a while, so the replica working on the run holds
 	// its lease in the middle of a step when it is killed.
 	r.sb.GitHub.Latency(1500 * time.Millisecond)
-	_, err := r.sb.Slack.Click(ctx, fakeslack.Bob, fakeslack.Deploys, "Approve")
-	require.NoError(t, err)
-	_, err = r.sb.Slack.Click(ctx, fakeslack.Bob, fakeslack.Deploys, "Approve v1.0.0")
-	require.NoError(t, err)
+	// The step waits before the card showing the Approve button is delivered, so press
+	// until the button is there.
+	require.Eventually(t, func() bool {
+		_, err := r.sb.Slack.Click(ctx, fakeslack.Bob, fakeslack.Deploys, "Approve")
+		return err == nil
+	}, 30*time.Second, 100*time.Millisecond, "bob sees the Approve button")
+	require.Eventually(t, func() bool {
+		_, err := r.sb.Slack.Click(ctx, fakeslack.Bob, fakeslack.Deploys, "Approve v1.0.0")
+		return err == nil
+	}, 30*time.Second, 100*time.Millisecond, "bob confirms the approval")
 
 	var holder *replica
 	require.Eventually(t, func() bool {
