@@ -56,7 +56,20 @@ type Options struct {
 	Poll time.Duration
 	// Parallel bounds the runs advanced at once (default 16).
 	Parallel int
+	// StepHook, if set, is called at two points of every step: PhaseBefore once the step is
+	// recorded as started, just before it runs; PhaseAfter once it returned, before its outcome
+	// is recorded. Fault-injection builds crash the process there (cmd/opsbot, build tag chaos).
+	StepHook func(run store.Run, step string, phase StepPhase)
 }
+
+// StepPhase is where in a step a StepHook is called.
+type StepPhase string
+
+// The points a StepHook sees.
+const (
+	PhaseBefore StepPhase = "before"
+	PhaseAfter  StepPhase = "after"
+)
 
 // Runner advances runs. Create it with New and start it with Run.
 type Runner struct {
@@ -228,7 +241,9 @@ func (r *Runner) advance(ctx context.Context, run store.Run) {
 			r.changed(stepCtx, wf, run, log)
 		}
 
+		r.hook(run, step.Name, PhaseBefore)
 		res, seen := r.runStep(stepCtx, step, run, log)
+		r.hook(seen, step.Name, PhaseAfter)
 		if stepCtx.Err() != nil {
 			return // lease lost or shutting down: the step's outcome is not ours to record
 		}
@@ -244,6 +259,12 @@ func (r *Runner) advance(ctx context.Context, run store.Run) {
 		if res.state == store.StepWaiting || res.state == store.StepFailed || run.State.Final() {
 			return
 		}
+	}
+}
+
+func (r *Runner) hook(run store.Run, step string, phase StepPhase) {
+	if r.opts.StepHook != nil {
+		r.opts.StepHook(run, step, phase)
 	}
 }
 

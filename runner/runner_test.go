@@ -81,11 +81,20 @@ type bundle struct {
 	st    store.Store
 	clock *clock.Offset
 	wf    *fakeWorkflow
+	hook  func(store.Run, string, runner.StepPhase) // the runners' StepHook
 	r     *runner.Runner
 	stop  func()
 }
 
 func setup(t *testing.T) *bundle {
+	t.Helper()
+	b := newBundle(t)
+	b.start(t)
+	return b
+}
+
+// newBundle opens the store; start runs the runner.
+func newBundle(t *testing.T) *bundle {
 	t.Helper()
 	clk := clock.NewOffset()
 	st, err := store.Open(context.Background(), store.Config{
@@ -93,9 +102,7 @@ func setup(t *testing.T) *bundle {
 	})
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
-	b := &bundle{st: st, clock: clk, wf: &fakeWorkflow{}}
-	b.start(t)
-	return b
+	return &bundle{st: st, clock: clk, wf: &fakeWorkflow{}}
 }
 
 // start runs a fresh Runner (as a restarted process would) until the test ends or stop.
@@ -104,7 +111,7 @@ func (b *bundle) start(t *testing.T) {
 	r, err := runner.New(runner.Options{
 		Store: b.st, Clock: b.clock, Log: zerolog.Nop(), Replica: "test",
 		Workflows: map[store.RunKind]runner.Workflow{store.KindDeploy: b.wf},
-		Poll:      20 * time.Millisecond, Lease: 3 * time.Second,
+		Poll:      20 * time.Millisecond, Lease: 3 * time.Second, StepHook: b.hook,
 	})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -48,6 +48,10 @@ func runServe(ctx context.Context, env environment, args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(env.stderr)
 	path := fs.String("config", "opsbot.yaml", "configuration file")
+	var applyExtra func(*serveOptions) error
+	if extraServeFlags != nil {
+		applyExtra = extraServeFlags(fs)
+	}
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
 	}
@@ -59,9 +63,18 @@ func runServe(ctx context.Context, env environment, args []string) error {
 		fmt.Fprintln(env.stderr, ps.Error())
 		return errReported
 	}
-	log := newLogger(env.stderr)
-	return serve(ctx, cfg, serveOptions{Log: log, Clock: clock.Real{}})
+	opts := serveOptions{Log: newLogger(env.stderr), Clock: clock.Real{}}
+	if applyExtra != nil {
+		if err := applyExtra(&opts); err != nil {
+			return usageError{err.Error()}
+		}
+	}
+	return serve(ctx, cfg, opts)
 }
+
+// extraServeFlags is nil in the binary that ships. The chaos build (chaos.go, build tag chaos)
+// sets it to register its hidden flags on serve and apply them to the options once parsed.
+var extraServeFlags func(fs *flag.FlagSet) (apply func(*serveOptions) error)
 
 // loadConfig reads the configuration, printing every problem with its line.
 func loadConfig(path string, env environment) (*config.Config, error) {
@@ -93,6 +106,8 @@ type serveOptions struct {
 	Started func(*app)
 	// SocketOptions tune the Socket Mode client (tests use a short ping interval).
 	SocketOptions []socketmode.Option
+	// StepHook is the runner's (set only by the chaos build, to crash at a step).
+	StepHook func(run store.Run, step string, phase runner.StepPhase)
 }
 
 // app is the running bot: the parts the console and tests look at.
@@ -177,6 +192,7 @@ func serve(ctx context.Context, cfg *config.Config, opts serveOptions) error {
 	domains = append(domains, commands.Incidents{Service: incidents})
 	rn, err = runner.New(runner.Options{
 		Store: st, Clock: clk, Log: log, Replica: replica, Lease: cfg.Store.Lease.Std(), Workflows: workflows,
+		StepHook: opts.StepHook,
 	})
 	if err != nil {
 		return err
