@@ -179,7 +179,7 @@ func (s *Service) Approve(ctx context.Context, who chat.Actor, value string) (ch
 	}
 	now := s.now()
 	var repeated bool
-	run, d, err := updateData(ctx, s.opts.Store, t.runID, func(r *store.Run, d *runData) error {
+	run, d, err := updateNamedRun(ctx, s.opts.Store, t.runID, func(r *store.Run, d *runData) error {
 		if d.Approval != nil && d.Approval.SHA == t.sha && d.Approval.By == who.UserID {
 			repeated = true // a double click: the first one counted
 			return nil
@@ -191,9 +191,6 @@ func (s *Service) Approve(ctx context.Context, who chat.Actor, value string) (ch
 		r.WakeAt = &now
 		return nil
 	})
-	if errors.Is(err, store.ErrNotFound) {
-		return chat.Message{}, chat.Refuse("That deploy does not exist.")
-	}
 	if err != nil {
 		return chat.Message{}, err
 	}
@@ -254,7 +251,7 @@ func (s *Service) Reject(ctx context.Context, who chat.Actor, value, reason stri
 		return chat.Message{}, chat.Refuse("Say why you reject the deploy.")
 	}
 	now := s.now()
-	run, d, err := updateData(ctx, s.opts.Store, t.runID, func(r *store.Run, d *runData) error {
+	run, d, err := updateNamedRun(ctx, s.opts.Store, t.runID, func(r *store.Run, d *runData) error {
 		if err := s.authorizeApproval(ctx, who, *r, *d, t, "reject"); err != nil {
 			return err
 		}
@@ -304,7 +301,7 @@ func (s *Service) CancelRun(ctx context.Context, who chat.Actor, runID int64) (c
 		return chat.Message{}, chat.Refuse("Only %s can cancel a deploy.", s.opts.Roles.Holders(config.RoleDeployer))
 	}
 	now := s.now()
-	run, d, err := updateData(ctx, s.opts.Store, runID, func(r *store.Run, d *runData) error {
+	run, d, err := updateNamedRun(ctx, s.opts.Store, runID, func(r *store.Run, d *runData) error {
 		if r.Kind != store.KindDeploy && r.Kind != store.KindRollback {
 			return chat.Refuse("That is not a deploy.")
 		}
@@ -315,9 +312,6 @@ func (s *Service) CancelRun(ctx context.Context, who chat.Actor, runID int64) (c
 		r.State, r.WakeAt = store.RunCancelled, nil
 		return nil
 	})
-	if errors.Is(err, store.ErrNotFound) {
-		return chat.Message{}, chat.Refuse("That deploy does not exist.")
-	}
 	if err != nil {
 		return chat.Message{}, err
 	}

@@ -13,7 +13,7 @@ import (
 
 // toApproval cuts the release, has its pull request approved and deploys it as requester
 // until the deploy waits for a product owner's approval.
-func (b *testBundle) toApproval(t *testing.T, requester string) store.Run {
+func (b *testBundle) toApproval(t testing.TB, requester string) store.Run {
 	t.Helper()
 	approvedByCarol(t, b, b.cutRelease(t))
 	run := b.startDeploy(t, requester, "")

@@ -230,8 +230,11 @@ func (s *Service) Tick(ctx context.Context, who chat.Actor, runID int64, itemID 
 	}
 	now := s.now()
 	already := false
-	run, d, err := updateData(ctx, s.opts.Store, runID, func(r *store.Run, d *runData) error {
-		if r.Kind != store.KindDeploy || r.State.Final() {
+	run, d, err := updateNamedRun(ctx, s.opts.Store, runID, func(r *store.Run, d *runData) error {
+		if r.Kind != store.KindDeploy {
+			return chat.Refuse("That button is not one of mine.")
+		}
+		if r.State.Final() {
 			return chat.Refuse("This deploy is over (%s); its checklist can no longer change.", r.State)
 		}
 		if _, done := d.Checklist[itemID]; done {

@@ -220,6 +220,16 @@ func updateData(ctx context.Context, st store.Store, id int64, mutate func(*stor
 	return store.UpdateRecord(ctx, st, id, mutate)
 }
 
+// updateNamedRun is updateData for the run a button or form names. Its value is not trusted:
+// a run that does not exist is the person's to hear about, not an internal error.
+func updateNamedRun(ctx context.Context, st store.Store, id int64, mutate func(*store.Run, *runData) error) (store.Run, runData, error) {
+	run, d, err := updateData(ctx, st, id, mutate)
+	if errors.Is(err, store.ErrNotFound) {
+		return run, d, chat.Refuse("That deploy does not exist.")
+	}
+	return run, d, err
+}
+
 // shortSHA is the 7-character form people read.
 func shortSHA(sha string) string {
 	if len(sha) > 7 {

@@ -215,7 +215,7 @@ func newBareWorld(t testing.TB, wopts worldOptions) *testBundle {
 	t.Helper()
 	b := &testBundle{
 		ctx: context.Background(), clock: clock.NewOffset(),
-		log:    zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
+		log:    worldLog(t),
 		modals: &openedModals{}, roles: roles,
 	}
 	opts := fakegithub.Options{Clock: b.clock, Workflow: wopts.workflow, Teammate: wopts.teammate}
@@ -622,4 +622,13 @@ func (b *testBundle) deployedToDevelopment(t testing.TB, sha string) {
 	dep, err := b.client.CreateDeployment(b.ctx, sha, "development", "continuous delivery", "cd-"+sha)
 	require.NoError(t, err)
 	require.NoError(t, b.client.SetDeploymentStatus(b.ctx, dep.ID, "success", "", "deployed"))
+}
+
+// worldLog is the world's log: the test's, from warnings up. A fuzz target may not write
+// through its *testing.F, so a fuzzed world logs nowhere.
+func worldLog(t testing.TB) zerolog.Logger {
+	if _, fuzzing := t.(*testing.F); fuzzing {
+		return zerolog.Nop()
+	}
+	return zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
 }
