@@ -171,7 +171,9 @@ func (s *Service) postPostmortem(ctx context.Context, run store.Run, d record) e
 		return err
 	}
 	md := renderPostmortem(d, events, s.cfg.Environment, names)
-	msg := chat.Text("%s📝 *Postmortem draft* — Markdown, to copy into your postmortem document and fill in:\n```\n%s\n```", drillMark(d), md)
+	// The draft is plain Markdown; in Slack its <, > and & must still be escaped, or a
+	// "<!channel>" someone typed would notify the channel from inside the code block.
+	msg := chat.Text("%s📝 *Postmortem draft* — Markdown, to copy into your postmortem document and fill in:\n```\n%s\n```", drillMark(d), chat.Escape(md))
 	return s.reply(ctx, run, d.ChannelID, "postmortem", msg, true)
 }
 

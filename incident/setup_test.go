@@ -135,7 +135,7 @@ func newWorld(t testing.TB, yaml string) *testBundle {
 	}
 	b := &testBundle{
 		ctx: context.Background(), clock: clock.NewOffset(),
-		log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
+		log: worldLog(t),
 	}
 	specs, err := apispec.Find(os.Getenv("OPSBOT_SPECS_DIR"))
 	if err != nil {
@@ -436,4 +436,13 @@ func (b *testBundle) channelsNamed(t testing.TB, prefix string) int {
 		}
 	}
 	return n
+}
+
+// worldLog is the world's log: the test's, from warnings up. A fuzz target may not write
+// through its *testing.F, so a fuzzed world logs nowhere.
+func worldLog(t testing.TB) zerolog.Logger {
+	if _, fuzzing := t.(*testing.F); fuzzing {
+		return zerolog.Nop()
+	}
+	return zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
 }

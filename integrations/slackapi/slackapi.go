@@ -6,12 +6,15 @@ package slackapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/slack-go/slack"
 
+	"github.com/opsbot-dev/opsbot/chat"
 	"github.com/opsbot-dev/opsbot/clock"
 )
 
@@ -58,9 +61,17 @@ func (c *Client) InGroup(ctx context.Context, groupID, userID string) (bool, err
 	return g.members[userID], nil
 }
 
+// spentTriggerErrors are Slack's answers to views.open with a trigger_id that cannot be used.
+var spentTriggerErrors = []string{"invalid_trigger_id", "expired_trigger_id", "exchanged_trigger_id"}
+
 // OpenModal opens a modal for the person whose action produced triggerID (valid for 3 s).
 func (c *Client) OpenModal(ctx context.Context, triggerID string, view slack.ModalViewRequest) (string, error) {
 	resp, err := c.api.OpenViewContext(ctx, triggerID, view)
+	var slackErr slack.SlackErrorResponse
+	if errors.As(err, &slackErr) && slices.Contains(spentTriggerErrors, slackErr.Err) {
+		// The click reached the form too late (or twice): the person can press again.
+		return "", chat.Refuse("Slack no longer lets me open that form (%s): press the button again.", slackErr.Err)
+	}
 	if err != nil {
 		return "", fmt.Errorf("opening modal %q: %w", view.CallbackID, err)
 	}
