@@ -1,0 +1,125 @@
+//go:build !nosandbox
+
+package main
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/opsbot-dev/opsbot/sandbox"
+	"github.com/opsbot-dev/opsbot/sandbox/fakeslack"
+)
+
+// Helpers the reliability suites share: what opsbot left in the sandbox, counted, so that a
+// test can say "exactly one of each" after faults, crashes and floods.
+
+// editConfig applies old→new replacements to a sandbox opsbot.yaml. A replacement that finds
+// nothing fails the test: the sandbox's configuration changed and the edit would silently
+// test something else.
+func editConfig(t testing.TB, yaml string, oldNew ...string) string {
+	t.Helper()
+	for i := 0; i+1 < len(oldNew); i += 2 {
+		if !strings.Contains(yaml, oldNew[i]) {
+			t.Fatalf("the sandbox configuration has no %q to replace", oldNew[i])
+		}
+		yaml = strings.ReplaceAll(yaml, oldNew[i], oldNew[i+1])
+	}
+	return yaml
+}
+
+// fastDeploys makes the sandbox's deploys quick on the wall clock: verification samples every
+// second for two, runs are taken over 3 s after their replica died, and a release soaks in
+// development for a second (the sandbox's teammate deploys each new develop head there).
+func fastDeploys(t testing.TB, yaml string) string {
+	return editConfig(t, yaml,
+		"window: 6s\n        interval: 3s", "window: 2s\n        interval: 1s",
+		"duration: 24h", "duration: 1s",
+		"  driver: sqlite\n", "  driver: sqlite\n  lease: 3s\n",
+	)
+}
+
+// deployEffects is what deploying version to env left on GitHub.
+type deployEffects struct {
+	merges, tags, releases, workflowRuns int
+	// statuses lists each deployment's status states, oldest first.
+	statuses [][]string
+}
+
+// githubEffects counts the merges (all of them), and the tags, releases, workflow runs and
+// deployments of version in env.
+func githubEffects(sb *sandbox.Sandbox, version, env string) deployEffects {
+	gh := sb.GitHub
+	e := deployEffects{merges: len(gh.Merges())}
+	for _, tg := range gh.Tags() {
+		if tg.Name == version {
+			e.tags++
+		}
+	}
+	for _, rel := range gh.Releases() {
+		if rel.TagName == version {
+			e.releases++
+		}
+	}
+	for _, wr := range gh.WorkflowRuns() {
+		if wr.Tag == version {
+			e.workflowRuns++
+		}
+	}
+	for _, dep := range gh.Deployments() {
+		if dep.Ref == version && dep.Environment == env {
+			var states []string
+			for _, st := range dep.Statuses {
+				states = append(states, st.State)
+			}
+			e.statuses = append(e.statuses, states)
+		}
+	}
+	return e
+}
+
+// repeatedPosts lists the bot's messages that appear twice, word for word, in the same channel
+// and thread: a post the outbox sent again after a crash. Ephemerals are left out (each answers
+// its own request).
+func repeatedPosts(sb *sandbox.Sandbox, channels ...string) []string {
+	var repeated []string
+	for _, ch := range channels {
+		seen := map[string]int{}
+		for _, m := range sb.Slack.Messages(ch) {
+			if m.User == fakeslack.BotUserID && m.For == "" {
+				seen[m.ThreadTS+"\x00"+m.Text]++
+			}
+		}
+		for key, n := range seen {
+			if n > 1 {
+				_, text, _ := strings.Cut(key, "\x00")
+				repeated = append(repeated, fmt.Sprintf("%s ×%d: %.80q", ch, n, text))
+			}
+		}
+	}
+	slices.Sort(repeated)
+	return repeated
+}
+
+// botPosts lists the bot's channel messages (not ephemerals) in ch whose text contains want.
+func botPosts(sb *sandbox.Sandbox, ch, want string) []fakeslack.Message {
+	var found []fakeslack.Message
+	for _, m := range sb.Slack.Messages(ch) {
+		if m.User == fakeslack.BotUserID && m.For == "" && strings.Contains(m.Text, want) {
+			found = append(found, m)
+		}
+	}
+	return found
+}
+
+// shownTo lists what only user sees in ch (ephemerals and response_url answers), oldest first.
+func shownTo(sb *sandbox.Sandbox, ch, user string) []string {
+	var texts []string
+	for _, m := range sb.Slack.Messages(ch) {
+		if m.For == user {
+			texts = append(texts, m.Text)
+		}
+	}
+	return texts
+}
