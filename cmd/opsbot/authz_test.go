@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/opsbot-dev/opsbot/sandbox"
 	"github.com/opsbot-dev/opsbot/sandbox/fakegithub"
 	"github.com/opsbot-dev/opsbot/sandbox/fakeslack"
 	"github.com/opsbot-dev/opsbot/store"
@@ -142,7 +143,7 @@ func newAuthzWorld(t *testing.T, from, to string) *authzWorld {
 	b := startTestBot(t, testBotOptions{
 		// Workflow runs queue for an hour: the deploys Dave sets going do not finish in the test.
 		github: fakegithub.Options{Reviewer: "erin", Workflow: fakegithub.Workflow{QueueTime: time.Hour}},
-		config: func(yaml string) string {
+		config: func(yaml string, _ *sandbox.Sandbox) string {
 			yaml = editConfig(t, yaml, "    staging:\n      approval: none\n", "    staging:\n      approval: deployer\n")
 			if from != "" {
 				yaml = editConfig(t, yaml, from, to)

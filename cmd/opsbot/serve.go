@@ -106,6 +106,9 @@ type serveOptions struct {
 	Started func(*app)
 	// SocketOptions tune the Socket Mode client (tests use a short ping interval).
 	SocketOptions []socketmode.Option
+	// VendorTimeout bounds each call to a vendor's API (default 30 s; the fault tests shorten
+	// it so that a vendor that never answers costs them seconds, not minutes).
+	VendorTimeout time.Duration
 	// StepHook is the runner's (set only by the chaos build, to crash at a step).
 	StepHook func(run store.Run, step string, phase runner.StepPhase)
 }
@@ -138,7 +141,11 @@ func serve(ctx context.Context, cfg *config.Config, opts serveOptions) error {
 	}
 	defer st.Close()
 
-	httpClient := &http.Client{Timeout: 30 * time.Second}
+	vendorTimeout := opts.VendorTimeout
+	if vendorTimeout == 0 {
+		vendorTimeout = 30 * time.Second
+	}
+	httpClient := &http.Client{Timeout: vendorTimeout}
 	slackOpts := []slack.Option{slack.OptionAppLevelToken(cfg.Env.SlackAppToken.Reveal()), slack.OptionHTTPClient(httpClient)}
 	if cfg.Env.SlackAPIURL != "" {
 		slackOpts = append(slackOpts, slack.OptionAPIURL(cfg.Env.SlackAPIURL))

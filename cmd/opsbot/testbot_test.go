@@ -3,6 +3,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/slack-go/slack"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/opsbot-dev/opsbot/clock"
@@ -35,6 +37,7 @@ type testBot struct {
 	sb     *sandbox.Sandbox
 	clk    *clock.Offset
 	cfg    *config.Config
+	opts   testBotOptions
 	dbPath string
 	log    zerolog.Logger
 	app    *app
@@ -47,9 +50,13 @@ type testBot struct {
 type testBotOptions struct {
 	github fakegithub.Options
 	// config edits the sandbox's opsbot.yaml (e.g. with editConfig).
-	config func(yaml string) string
+	config func(yaml string, sb *sandbox.Sandbox) string
 	// log receives the bot's log; the default is the test's, from warnings up.
 	log *zerolog.Logger
+	// vendorTimeout bounds each vendor call (serveOptions.VendorTimeout).
+	vendorTimeout time.Duration
+	// patience is how long run waits for a run to get somewhere (default waitFor).
+	patience time.Duration
 }
 
 func startTestBot(t *testing.T, o testBotOptions) *testBot {
@@ -64,12 +71,12 @@ func startTestBot(t *testing.T, o testBotOptions) *testBot {
 	require.NoError(t, err)
 	t.Cleanup(func() { sb.Close() })
 	b := &testBot{
-		t: t, sb: sb, clk: clk, log: log, dbPath: filepath.Join(t.TempDir(), "opsbot.db"),
+		t: t, sb: sb, clk: clk, log: log, opts: o, dbPath: filepath.Join(t.TempDir(), "opsbot.db"),
 		web: slack.New(fakeslack.BotToken, slack.OptionAPIURL(sb.Slack.APIURL())),
 	}
 	yaml := sb.Config(b.dbPath)
 	if o.config != nil {
-		yaml = o.config(yaml)
+		yaml = o.config(yaml, sb)
 	}
 	b.cfg, err = config.Parse("test opsbot.yaml", []byte(yaml), nil)
 	require.NoError(t, err)
@@ -89,7 +96,9 @@ func (b *testBot) start() {
 	started := make(chan *app, 1)
 	served := make(chan error, 1)
 	go func() {
-		served <- serve(ctx, b.cfg, serveOptions{Log: b.log, Clock: b.clk, Started: func(a *app) { started <- a }})
+		served <- serve(ctx, b.cfg, serveOptions{
+			Log: b.log, Clock: b.clk, VendorTimeout: b.opts.vendorTimeout, Started: func(a *app) { started <- a },
+		})
 	}()
 	select {
 	case b.app = <-started:
@@ -200,24 +209,35 @@ func (b *testBot) current(kind store.RunKind, title string) (store.Run, bool) {
 func (b *testBot) run(kind store.RunKind, title string, cond func(store.Run) bool) store.Run {
 	b.t.Helper()
 	var found store.Run
-	require.Eventually(b.t, func() bool {
+	if !assert.Eventually(b.t, func() bool {
 		r, ok := b.current(kind, title)
-		found = r
+		if ok {
+			found = r
+		}
 		return ok && cond(r)
-	}, waitFor, tick, "%s never got there; last seen: %s", title, describeRun(found))
+	}, cmp.Or(b.opts.patience, waitFor), tick) {
+		b.t.Fatalf("%s never got there; last seen: %s", title, describeRun(found))
+	}
 	return found
 }
 
 // tickChecklist ticks a deploy's checklist as Bob until its step is done.
 func (b *testBot) tickChecklist(title string) {
 	b.t.Helper()
-	require.Eventually(b.t, func() bool {
-		r, _ := b.current(store.KindDeploy, title)
+	var r store.Run
+	var clicked error
+	done := func() bool {
+		r, _ = b.current(store.KindDeploy, title)
 		if stepIs("checklist", store.StepWaiting)(r) {
-			_, _ = b.sb.Slack.Click(context.Background(), fakeslack.Bob, fakeslack.Deploys, "Mark done")
+			_, clicked = b.sb.Slack.Click(context.Background(), fakeslack.Bob, fakeslack.Deploys, "Mark done")
 		}
 		return stepIs("checklist", store.StepPassed, store.StepSkipped)(r)
-	}, waitFor, 50*time.Millisecond, "%s: the checklist is never done", title)
+	}
+	for deadline := time.Now().Add(waitFor); !done(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			b.t.Fatalf("%s: the checklist is never done (last click: %v); last seen: %s", title, clicked, describeRun(r))
+		}
+	}
 }
 
 // stepIs is a run condition: step is in one of states.
