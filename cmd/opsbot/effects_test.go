@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/rs/zerolog"
 
 	"github.com/opsbot-dev/opsbot/sandbox"
 	"github.com/opsbot-dev/opsbot/sandbox/fakeslack"
@@ -122,4 +125,67 @@ func shownTo(sb *sandbox.Sandbox, ch, user string) []string {
 		}
 	}
 	return texts
+}
+
+// secretGuard is the log of a test's bot. It searches every line for the sandbox's secrets
+// (tokens and keys), prints the lines from shown up, and, when the test ends, also searches
+// every message the bot left in Slack: a secret found anywhere fails the test.
+type secretGuard struct {
+	t       *testing.T
+	secrets map[string]string // value → name
+	out     zerolog.LevelWriter
+	shown   zerolog.Level
+
+	mu     sync.Mutex
+	lines  int
+	leaked []string
+}
+
+func newSecretGuard(t *testing.T, sb *sandbox.Sandbox, shown zerolog.Level) *secretGuard {
+	g := &secretGuard{t: t, secrets: map[string]string{}, out: zerolog.LevelWriterAdapter{Writer: zerolog.NewTestWriter(t)}, shown: shown}
+	for name, value := range sb.Env() {
+		if strings.HasSuffix(name, "_TOKEN") || strings.HasSuffix(name, "_KEY") {
+			g.secrets[value] = name
+		}
+	}
+	t.Cleanup(func() {
+		checked := 0
+		for _, ch := range sb.Slack.ChannelIDs() {
+			for _, m := range sb.Slack.Messages(ch) {
+				g.search("a Slack message in "+ch, m.Text+string(m.Blocks))
+				checked++
+			}
+		}
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		if len(g.leaked) > 0 {
+			t.Errorf("secrets leaked:\n%s", strings.Join(g.leaked, "\n"))
+			return
+		}
+		t.Logf("no secret in %d log lines and %d Slack messages", g.lines, checked)
+	})
+	return g
+}
+
+func (g *secretGuard) search(where, text string) {
+	for value, name := range g.secrets {
+		if strings.Contains(text, value) {
+			g.mu.Lock()
+			g.leaked = append(g.leaked, fmt.Sprintf("%s in %s: %.200s", name, where, text))
+			g.mu.Unlock()
+		}
+	}
+}
+
+func (g *secretGuard) Write(p []byte) (int, error) { return g.WriteLevel(zerolog.NoLevel, p) }
+
+func (g *secretGuard) WriteLevel(level zerolog.Level, p []byte) (int, error) {
+	g.mu.Lock()
+	g.lines++
+	g.mu.Unlock()
+	g.search("a log line", string(p))
+	if level >= g.shown && level != zerolog.NoLevel {
+		return g.out.WriteLevel(level, p)
+	}
+	return len(p), nil
 }

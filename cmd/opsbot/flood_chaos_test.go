@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
 	"github.com/opsbot-dev/opsbot/sandbox/fakeslack"
@@ -29,8 +28,7 @@ func TestSlackFloodIsHandledOnceAndAckedInTime(t *testing.T) {
 		senders   = 16
 		faultsAt  = 1_000 // a reconnect or a dropped socket every this many envelopes
 	)
-	quiet := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.ErrorLevel)
-	b := startTestBot(t, testBotOptions{log: &quiet})
+	b := startTestBot(t, testBotOptions{quiet: true})
 	ctx := context.Background()
 
 	b.slash(fakeslack.Carol, fakeslack.Incidents, "/incident", "declare sev3 Flood drill")

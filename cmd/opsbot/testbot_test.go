@@ -51,8 +51,9 @@ type testBotOptions struct {
 	github fakegithub.Options
 	// config edits the sandbox's opsbot.yaml (e.g. with editConfig).
 	config func(yaml string, sb *sandbox.Sandbox) string
-	// log receives the bot's log; the default is the test's, from warnings up.
-	log *zerolog.Logger
+	// quiet prints only the bot's errors, not its warnings. The bot logs from debug up all the
+	// same: every line is searched for secrets.
+	quiet bool
 	// vendorTimeout bounds each vendor call (serveOptions.VendorTimeout).
 	vendorTimeout time.Duration
 	// patience is how long run waits for a run to get somewhere (default waitFor).
@@ -62,17 +63,21 @@ type testBotOptions struct {
 func startTestBot(t *testing.T, o testBotOptions) *testBot {
 	t.Helper()
 	clk := clock.NewOffset()
-	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
-	if o.log != nil {
-		log = *o.log
+	shown := zerolog.WarnLevel
+	if o.quiet {
+		shown = zerolog.ErrorLevel
 	}
 	specs, _ := apispec.Find(os.Getenv("OPSBOT_SPECS_DIR"))
-	sb, err := sandbox.Start(sandbox.Options{Clock: clk, SpecsDir: specs, Logger: log, GitHub: o.github})
+	sb, err := sandbox.Start(sandbox.Options{
+		Clock: clk, SpecsDir: specs, Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(shown), GitHub: o.github,
+	})
 	require.NoError(t, err)
 	t.Cleanup(func() { sb.Close() })
+	guard := newSecretGuard(t, sb, shown)
 	b := &testBot{
-		t: t, sb: sb, clk: clk, log: log, opts: o, dbPath: filepath.Join(t.TempDir(), "opsbot.db"),
-		web: slack.New(fakeslack.BotToken, slack.OptionAPIURL(sb.Slack.APIURL())),
+		t: t, sb: sb, clk: clk, log: zerolog.New(guard).Level(zerolog.DebugLevel), opts: o,
+		dbPath: filepath.Join(t.TempDir(), "opsbot.db"),
+		web:    slack.New(fakeslack.BotToken, slack.OptionAPIURL(sb.Slack.APIURL())),
 	}
 	yaml := sb.Config(b.dbPath)
 	if o.config != nil {

@@ -18,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
 	"github.com/opsbot-dev/opsbot/sandbox"
@@ -150,10 +149,9 @@ func (p *faultProxy) summary() (string, int) {
 // effect once; the cards must say what they are retrying; and no message may be lost.
 func TestVendorFaultBurstsDelayButNeverBreakARun(t *testing.T) {
 	var proxies []*faultProxy
-	quiet := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.ErrorLevel)
 	b := startTestBot(t, testBotOptions{
 		github:        fakegithub.Options{Reviewer: "erin", Teammate: true, Workflow: fakegithub.Workflow{QueueTime: 300 * time.Millisecond, RunTime: 700 * time.Millisecond}},
-		log:           &quiet,
+		quiet:         true,
 		vendorTimeout: vendorTimeout,
 		patience:      3 * time.Minute,
 		config: func(yaml string, sb *sandbox.Sandbox) string {

@@ -30,6 +30,17 @@ func (s *Server) Channel(idOrName string) (ChannelInfo, bool) {
 	}, true
 }
 
+// ChannelIDs lists every channel of the workspace, archived ones too, in creation order.
+func (s *Server) ChannelIDs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ids := make([]string, len(s.channels))
+	for i, ch := range s.channels {
+		ids[i] = ch.id
+	}
+	return ids
+}
+
 // Messages returns everything shown in a channel (ID or name), oldest first: messages, thread
 // replies and ephemerals (with For set).
 func (s *Server) Messages(channel string) []Message {
