@@ -119,13 +119,6 @@ func (b *testBot) start() {
 	require.NoError(b.t, waitConnected(ctx, b.app, served))
 }
 
-// restart stops the bot and starts it again on the same store, as a new process would.
-func (b *testBot) restart() {
-	b.t.Helper()
-	require.NoError(b.t, b.stop())
-	b.start()
-}
-
 // slash runs a slash command and requires it to be acknowledged in time.
 func (b *testBot) slash(user, channel, command, text string) fakeslack.Delivery {
 	b.t.Helper()
