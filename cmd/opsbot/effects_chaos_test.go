@@ -86,4 +86,3 @@ func repeatedPosts(sb *sandbox.Sandbox, channels ...string) []string {
 	slices.Sort(repeated)
 	return repeated
 }
-
