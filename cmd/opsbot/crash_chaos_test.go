@@ -24,9 +24,7 @@ import (
 	"github.com/opsbot-dev/opsbot/sandbox"
 	"github.com/opsbot-dev/opsbot/sandbox/apispec"
 	"github.com/opsbot-dev/opsbot/sandbox/fakegithub"
-	"github.com/opsbot-dev/opsbot/sandbox/fakepagerduty"
 	"github.com/opsbot-dev/opsbot/sandbox/fakeslack"
-	"github.com/opsbot-dev/opsbot/sandbox/fakestatuspage"
 	"github.com/opsbot-dev/opsbot/store"
 )
 
@@ -515,12 +513,7 @@ func requireStatusSequence(t *testing.T, states []string) {
 
 func (w *crashWorld) incidentEffects(t *testing.T, name string) string {
 	w.drained()
-	pd := w.sb.PagerDuty.Incidents()
-	require.Len(t, pd, 1, "exactly one PagerDuty incident")
-	require.Equal(t, fakepagerduty.Resolved, pd[0].Status)
-	sp := w.sb.Statuspage.Incidents()
-	require.Len(t, sp, 1, "exactly one status-page incident")
-	require.Equal(t, fakestatuspage.Resolved, sp[0].Status)
+	requireOneResolvedVendorIncident(t, w.sb)
 	run, _ := w.run(store.KindIncident, name)
 	channels := w.channelsCreated()
 	require.Equal(t, 1, channels, "exactly one incident channel")
@@ -531,8 +524,8 @@ func (w *crashWorld) incidentEffects(t *testing.T, name string) string {
 	posts := botPosts(w.sb, fakeslack.Stakeholders, name)
 	stakeholders := len(posts)
 	require.Equal(t, 2, stakeholders, "the stakeholders hear of the declaration and the resolution once each: %+v", posts)
-	return fmt.Sprintf("channel %d, PagerDuty %d, status page %d, announcement %d, pins %d, stakeholder posts %d",
-		channels, len(pd), len(sp), announcements, pins, stakeholders)
+	return fmt.Sprintf("channel %d, PagerDuty 1, status page 1, announcement %d, pins %d, stakeholder posts %d",
+		channels, announcements, pins, stakeholders)
 }
 
 // botProc is one `opsbot serve` process; its output is kept in memory (a pipe, not a file).

@@ -8,8 +8,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/opsbot-dev/opsbot/sandbox"
+	"github.com/opsbot-dev/opsbot/sandbox/fakepagerduty"
 	"github.com/opsbot-dev/opsbot/sandbox/fakeslack"
+	"github.com/opsbot-dev/opsbot/sandbox/fakestatuspage"
 )
 
 // What the long reliability suites count in the sandbox after faults and crashes.
@@ -85,4 +89,16 @@ func repeatedPosts(sb *sandbox.Sandbox, channels ...string) []string {
 	}
 	slices.Sort(repeated)
 	return repeated
+}
+
+// requireOneResolvedVendorIncident checks that the incident reached PagerDuty and the status
+// page exactly once each, and was resolved in both.
+func requireOneResolvedVendorIncident(t *testing.T, sb *sandbox.Sandbox) {
+	t.Helper()
+	pd := sb.PagerDuty.Incidents()
+	require.Len(t, pd, 1, "exactly one PagerDuty incident")
+	require.Equal(t, fakepagerduty.Resolved, pd[0].Status)
+	sp := sb.Statuspage.Incidents()
+	require.Len(t, sp, 1, "exactly one status-page incident")
+	require.Equal(t, fakestatuspage.Resolved, sp[0].Status)
 }

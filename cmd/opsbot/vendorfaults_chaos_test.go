@@ -22,9 +22,7 @@ import (
 
 	"github.com/opsbot-dev/opsbot/sandbox"
 	"github.com/opsbot-dev/opsbot/sandbox/fakegithub"
-	"github.com/opsbot-dev/opsbot/sandbox/fakepagerduty"
 	"github.com/opsbot-dev/opsbot/sandbox/fakeslack"
-	"github.com/opsbot-dev/opsbot/sandbox/fakestatuspage"
 	"github.com/opsbot-dev/opsbot/store"
 )
 
@@ -294,12 +292,7 @@ func TestVendorFaultBurstsDelayButNeverBreakARun(t *testing.T) {
 	require.Equal(t, 1, gh.workflowRuns, "one workflow run")
 	require.Len(t, gh.statuses, 1, "one deployment")
 	require.Equal(t, "success", gh.statuses[0][len(gh.statuses[0])-1], "the deployment ends a success: %v", gh.statuses)
-	pd := b.sb.PagerDuty.Incidents()
-	require.Len(t, pd, 1, "one PagerDuty incident")
-	require.Equal(t, fakepagerduty.Resolved, pd[0].Status)
-	sp := b.sb.Statuspage.Incidents()
-	require.Len(t, sp, 1, "one status-page incident")
-	require.Equal(t, fakestatuspage.Resolved, sp[0].Status)
+	requireOneResolvedVendorIncident(t, b.sb)
 	require.Empty(t, repeatedPosts(b.sb, fakeslack.Deploys, fakeslack.Incidents, fakeslack.Stakeholders, declared.Channel),
 		"no message posted twice")
 	require.Len(t, botPosts(b.sb, fakeslack.Stakeholders, name), 2, "the stakeholders hear of the declaration and the resolution")
