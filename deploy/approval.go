@@ -258,7 +258,7 @@ func (s *Service) Reject(ctx context.Context, who chat.Actor, value, reason stri
 		d.Rejection = &rejection{By: who.UserID, At: now, Reason: reason}
 		st := r.StepByName(stepApproval)
 		st.State, st.Detail, st.FinishedAt = store.StepFailed, "rejected by "+chat.User(who.UserID), &now
-		r.State, r.WakeAt = store.RunFailed, nil
+		r.State, r.WakeAt = store.RunFailed, &now // the runner tells of the end too, should this process die first
 		return nil
 	})
 	if err != nil {
@@ -309,7 +309,7 @@ func (s *Service) CancelRun(ctx context.Context, who chat.Actor, runID int64) (c
 			return chat.Refuse("%s is already over (%s).", r.Title, describeState(*r))
 		}
 		d.CancelledBy = who.UserID
-		r.State, r.WakeAt = store.RunCancelled, nil
+		r.State, r.WakeAt = store.RunCancelled, &now // the runner tells of the end too, should this process die first
 		return nil
 	})
 	if err != nil {

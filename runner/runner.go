@@ -58,9 +58,14 @@ type Options struct {
 	Parallel int
 	// StepHook, if set, is called at two points of every step: PhaseBefore once the step is
 	// recorded as started, just before it runs; PhaseAfter once it returned, before its outcome
-	// is recorded. Fault-injection builds crash the process there (cmd/opsbot, build tag chaos).
+	// is recorded. At the run's end it is called with step EndOfRun: PhaseBefore once the end
+	// is recorded, before it is told (Workflow.Changed); PhaseAfter once told, before that is
+	// recorded. Fault-injection builds crash the process there (cmd/opsbot, build tag chaos).
 	StepHook func(run store.Run, step string, phase StepPhase)
 }
+
+// EndOfRun is the step name a StepHook sees at the end of a run.
+const EndOfRun = "end"
 
 // StepPhase is where in a step a StepHook is called.
 type StepPhase string
@@ -77,6 +82,9 @@ type Runner struct {
 	log    zerolog.Logger
 	wake   chan struct{}
 	active atomic.Int64
+
+	inHandMu sync.Mutex
+	inHand   map[int64]bool // runs being advanced here
 }
 
 // New returns a Runner.
@@ -103,6 +111,8 @@ func New(opts Options) (*Runner, error) {
 		opts: opts,
 		log:  opts.Log.With().Str("component", "runner").Logger(),
 		wake: make(chan struct{}, 1),
+
+		inHand: map[int64]bool{},
 	}, nil
 }
 
@@ -151,14 +161,21 @@ func (r *Runner) Run(ctx context.Context) error {
 			if err != nil && ctx.Err() == nil {
 				r.log.Error().Err(err).Msg("claiming due runs failed")
 			}
-			r.active.Add(int64(len(runs)) - 1)
+			started := 0
 			for _, run := range runs {
+				if !r.take(run.ID) {
+					// Already being advanced here: its lease looked expired because the
+					// clock jumped (the sandbox's :advance) before it was renewed.
+					continue
+				}
+				started++
 				slots <- struct{}{}
 				wg.Go(func() {
 					defer func() { <-slots; r.active.Add(-1); r.Nudge() }()
 					r.advance(ctx, run)
 				})
 			}
+			r.active.Add(int64(started) - 1)
 		}
 		var advanced <-chan struct{}
 		if a, ok := r.opts.Clock.(advancer); ok {
@@ -174,13 +191,34 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 }
 
+// take marks a run as being advanced by this runner; false if it already is.
+func (r *Runner) take(runID int64) bool {
+	r.inHandMu.Lock()
+	defer r.inHandMu.Unlock()
+	if r.inHand[runID] {
+		return false
+	}
+	r.inHand[runID] = true
+	return true
+}
+
+// letGo ends this runner's work on a run: it is no longer in hand, then its lease is given
+// up — in that order, so that a claim in between cannot be skipped as in hand and then sit
+// on a lease nobody works under.
+func (r *Runner) letGo(runID int64, log zerolog.Logger) {
+	r.inHandMu.Lock()
+	delete(r.inHand, runID)
+	r.inHandMu.Unlock()
+	r.release(runID, log)
+}
+
 // advance works on a claimed run until it waits, ends, or the lease is lost.
 func (r *Runner) advance(ctx context.Context, run store.Run) {
 	log := r.log.With().Int64("run", run.ID).Str("kind", string(run.Kind)).Logger()
 	wf, ok := r.opts.Workflows[run.Kind]
 	if !ok {
 		log.Error().Msg("no workflow for this kind of run; leaving it")
-		r.release(run.ID, log)
+		r.letGo(run.ID, log)
 		return
 	}
 
@@ -197,12 +235,13 @@ func (r *Runner) advance(ctx context.Context, run store.Run) {
 	defer func() {
 		cancel()
 		<-renewed
-		r.release(runID, log)
+		r.letGo(runID, log)
 	}()
 
 	steps := wf.Steps(run)
 	for stepCtx.Err() == nil {
 		if run.State.Final() {
+			r.tellEnd(stepCtx, wf, run, log)
 			return
 		}
 		idx := nextStep(run, steps)
@@ -213,8 +252,7 @@ func (r *Runner) advance(ctx context.Context, run store.Run) {
 				log.Error().Err(err).Msg("recording the end of the run failed")
 				return
 			}
-			r.changed(stepCtx, wf, run, log)
-			return
+			continue // told at the top
 		}
 		step := steps[idx]
 		s := run.StepByName(step.Name)
@@ -253,10 +291,13 @@ func (r *Runner) advance(ctx context.Context, run store.Run) {
 			return
 		}
 		run = next
+		if run.State.Final() {
+			continue // told at the top
+		}
 		if visible {
 			r.changed(stepCtx, wf, run, log)
 		}
-		if res.state == store.StepWaiting || res.state == store.StepFailed || run.State.Final() {
+		if res.state == store.StepWaiting {
 			return
 		}
 	}
@@ -322,7 +363,7 @@ func (r *Runner) record(ctx context.Context, seen store.Run, name string, res Re
 			cur.State, cur.WakeAt = store.RunRunning, &now
 		case store.StepFailed:
 			s.FinishedAt = &now
-			cur.State, cur.WakeAt, cur.FinishedAt = store.RunFailed, nil, &now
+			cur.State, cur.WakeAt, cur.FinishedAt = store.RunFailed, &now, &now // to be told
 			visible = true
 		case store.StepWaiting:
 			cur.State = store.RunWaiting
@@ -348,10 +389,41 @@ func (r *Runner) finish(ctx context.Context, run store.Run, state store.RunState
 			return nil
 		}
 		now := r.opts.Clock.Now()
-		cur.State, cur.WakeAt, cur.FinishedAt = state, nil, &now
+		cur.State, cur.WakeAt, cur.FinishedAt = state, &now, &now // to be told
 		return nil
 	})
 }
+
+// tellEnd shows a final run's end (its card, and whatever the workflow does then) and only
+// then drops its wake-up: the end is recorded first, with a wake-up, so that a crash before
+// it is told is caught up by whichever runner claims the run next. A failure to tell is
+// tried again later.
+func (r *Runner) tellEnd(ctx context.Context, wf Workflow, run store.Run, log zerolog.Logger) {
+	if run.WakeAt == nil {
+		return // told already (or ended outside the runner, which told it)
+	}
+	r.hook(run, EndOfRun, PhaseBefore)
+	err := wf.Changed(ctx, run)
+	if err != nil {
+		log.Error().Err(err).Msg("telling of the run's end failed; trying again later")
+	}
+	r.hook(run, EndOfRun, PhaseAfter)
+	_, uerr := r.opts.Store.UpdateRun(ctx, run.ID, func(cur *store.Run) error {
+		if err != nil {
+			later := r.opts.Clock.Now().Add(tellRetry)
+			cur.WakeAt = &later
+		} else {
+			cur.WakeAt = nil
+		}
+		return nil
+	})
+	if uerr != nil {
+		log.Error().Err(uerr).Msg("recording that the run's end was told failed; it will be told again")
+	}
+}
+
+// tellRetry is how long after a failure to tell of a run's end the runner tries again.
+const tellRetry = 30 * time.Second
 
 func (r *Runner) changed(ctx context.Context, wf Workflow, run store.Run, log zerolog.Logger) {
 	if err := wf.Changed(ctx, run); err != nil {

@@ -28,6 +28,10 @@ type fakeWorkflow struct {
 	failSoak           atomic.Int32 // the first n soak runs report a transient error
 	runs               sync.Map     // step name → *atomic.Int32
 	changes            atomic.Int32
+	// ends counts how often the workflow was told of a final run; tellEnd, if set (before the
+	// runner starts), is called then and its error is Changed's.
+	ends    atomic.Int32
+	tellEnd func(ctx context.Context) error
 }
 
 func (w *fakeWorkflow) count(name string) int {
@@ -72,8 +76,14 @@ func (w *fakeWorkflow) Steps(store.Run) []runner.Step {
 	}
 }
 
-func (w *fakeWorkflow) Changed(context.Context, store.Run) error {
+func (w *fakeWorkflow) Changed(ctx context.Context, run store.Run) error {
 	w.changes.Add(1)
+	if run.State.Final() {
+		w.ends.Add(1)
+		if w.tellEnd != nil {
+			return w.tellEnd(ctx)
+		}
+	}
 	return nil
 }
 
@@ -265,4 +275,92 @@ func TestAClickDuringAStepIsNotLost(t *testing.T) {
 	run = b.settle(t, run.ID)
 	require.Equal(t, store.RunSucceeded, run.State, "the approval that raced the step wakes the run again")
 	require.Equal(t, 2, b.wf.count("approve"))
+}
+
+// toTheEnd starts a run that passes every step (approved, and the clock past its soak).
+func (b *bundle) toTheEnd(t *testing.T) store.Run {
+	t.Helper()
+	b.wf.approved.Store(true)
+	run := b.create(t)
+	b.clock.Advance(25 * time.Hour)
+	b.r.Nudge()
+	return run
+}
+
+func TestTheEndIsToldAgainAfterACrashBeforeItWas(t *testing.T) {
+	t.Parallel()
+	b := newBundle(t)
+	telling := make(chan struct{})
+	var once sync.Once
+	b.wf.tellEnd = func(ctx context.Context) error {
+		once.Do(func() { close(telling) })
+		<-ctx.Done() // the process dies while the card is being updated
+		return ctx.Err()
+	}
+	b.start(t)
+	run := b.toTheEnd(t)
+	<-telling
+	b.stop()
+
+	run, err := b.st.GetRun(context.Background(), run.ID)
+	require.NoError(t, err)
+	require.Equal(t, store.RunSucceeded, run.State, "the end is recorded before it is told")
+	require.NotNil(t, run.WakeAt, "… with a wake-up, because it was not told")
+	require.Equal(t, 1, int(b.wf.ends.Load()))
+
+	b.wf.tellEnd = nil
+	b.start(t) // a new process
+	b.r.Nudge()
+	run = b.settle(t, run.ID)
+	require.Equal(t, 2, int(b.wf.ends.Load()), "the new process tells the end")
+	require.Nil(t, run.WakeAt, "once told, the run is left alone")
+	require.Equal(t, 1, b.wf.count("approve"), "no step runs again")
+}
+
+func TestAFailureToTellTheEndIsTriedAgainLater(t *testing.T) {
+	t.Parallel()
+	b := newBundle(t)
+	var failures atomic.Int32
+	failures.Store(1)
+	b.wf.tellEnd = func(context.Context) error {
+		if failures.Add(-1) >= 0 {
+			return errors.New("queueing the card: store unavailable")
+		}
+		return nil
+	}
+	b.start(t)
+	run := b.toTheEnd(t)
+
+	require.Eventually(t, func() bool { return b.wf.ends.Load() == 1 }, 5*time.Second, time.Millisecond)
+	run = b.settle(t, run.ID)
+	require.Equal(t, store.RunSucceeded, run.State)
+	require.NotNil(t, run.WakeAt)
+	require.WithinDuration(t, b.clock.Now().Add(30*time.Second), *run.WakeAt, 2*time.Second, "tried again in 30 s")
+
+	b.clock.Advance(time.Minute)
+	b.r.Nudge()
+	run = b.settle(t, run.ID)
+	require.Equal(t, 2, int(b.wf.ends.Load()))
+	require.Nil(t, run.WakeAt)
+}
+
+// A clock that jumps (the sandbox's :advance) past a run's lease while a step runs makes the
+// lease look expired before it is renewed: the runner must not start the run a second time
+// beside itself.
+func TestAClockJumpDoesNotAdvanceARunTwice(t *testing.T) {
+	t.Parallel()
+	b := newBundle(t)
+	b.wf.clickDuringApprove = func() {
+		b.clock.Advance(time.Hour)
+		b.r.Nudge()
+		time.Sleep(200 * time.Millisecond) // the runner claims whatever looks due meanwhile
+	}
+	b.start(t)
+	run := b.create(t)
+	b.clock.Advance(25 * time.Hour)
+	b.r.Nudge()
+
+	run = b.settle(t, run.ID)
+	require.Equal(t, store.StepWaiting, run.StepByName("approve").State)
+	require.Equal(t, 1, b.wf.count("approve"), "the approve step ran once")
 }

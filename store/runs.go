@@ -240,7 +240,7 @@ func (s *SQL) ClaimRuns(ctx context.Context, owner string, now time.Time, lease 
 	runs, err := queryAll(ctx, s.writer, scanRun, `UPDATE runs SET lease_owner = $1, lease_until = $2
 		WHERE id IN (
 			SELECT id FROM runs
-			WHERE `+activeStates+` AND wake_at <= $3 AND (lease_until IS NULL OR lease_until <= $3)
+			WHERE wake_at IS NOT NULL AND wake_at <= $3 AND (lease_until IS NULL OR lease_until <= $3)
 			ORDER BY wake_at, id
 			LIMIT $4`+s.dialect.skipLocked+`
 		)
@@ -289,11 +289,11 @@ func (s *SQL) ReleaseLease(ctx context.Context, runID int64, owner string) error
 	return nil
 }
 
-// NextWake returns when the next active run becomes claimable.
+// NextWake returns when the next run becomes claimable.
 func (s *SQL) NextWake(ctx context.Context) (*time.Time, error) {
 	var next sql.NullInt64
 	if err := s.reader.QueryRowContext(ctx, `SELECT MIN(CASE WHEN lease_until > wake_at THEN lease_until ELSE wake_at END)
-		FROM runs WHERE `+activeStates+` AND wake_at IS NOT NULL`).Scan(&next); err != nil {
+		FROM runs WHERE wake_at IS NOT NULL`).Scan(&next); err != nil {
 		return nil, s.failed("finding the next wake-up", err)
 	}
 	return fromNullUnixNano(next), nil

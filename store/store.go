@@ -134,14 +134,17 @@ type Run struct {
 	Title       string // one line, e.g. "Deploy v1.0.0 → production"
 	Data        json.RawMessage
 	Steps       []Step
-	WakeAt      *time.Time // the runner looks at the run again at this time; nil: only on an event
-	LockName    string     // the lock CreateRun takes for this run, if any; held while the run is active
-	Version     int64      // incremented by every write; UpdateRun compares it
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
-	FinishedAt  *time.Time
-	LeaseOwner  string
-	LeaseUntil  *time.Time
+	// WakeAt is when the runner looks at the run again; nil: only on an event. A final run
+	// keeps one until the runner has told of its end (its card, what follows it), so that a
+	// crash in between is caught up after a restart.
+	WakeAt     *time.Time
+	LockName   string // the lock CreateRun takes for this run, if any; held while the run is active
+	Version    int64  // incremented by every write; UpdateRun compares it
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	FinishedAt *time.Time
+	LeaseOwner string
+	LeaseUntil *time.Time
 }
 
 // StepByName returns a pointer to the named step, or nil. The pointer is into r.Steps, so
@@ -300,14 +303,15 @@ type Store interface {
 	// ListRuns returns runs, newest first.
 	ListRuns(ctx context.Context, q RunQuery) ([]Run, error)
 
-	// ClaimRuns leases up to limit active runs that are due (WakeAt at or before now) and not
-	// leased by anyone else (no lease, or an expired one), for owner until now+lease.
+	// ClaimRuns leases up to limit runs that are due (WakeAt at or before now: active runs, and
+	// final ones whose end is still to be told) and not leased by anyone else (no lease, or an
+	// expired one), for owner until now+lease.
 	ClaimRuns(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]Run, error)
 	// RenewLease extends owner's lease on a run; ErrLeaseLost if owner no longer holds it.
 	RenewLease(ctx context.Context, runID int64, owner string, until time.Time) error
 	// ReleaseLease gives up owner's lease on a run (no error if it was already lost).
 	ReleaseLease(ctx context.Context, runID int64, owner string) error
-	// NextWake returns the earliest time at which an active run becomes claimable (its WakeAt,
+	// NextWake returns the earliest time at which a run becomes claimable (its WakeAt,
 	// or the end of another owner's lease if that is later), or nil when none is scheduled.
 	NextWake(ctx context.Context) (*time.Time, error)
 	// CountRuns counts runs by state (for the runs-by-state metric); every state is present,

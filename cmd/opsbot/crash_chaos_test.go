@@ -33,16 +33,18 @@ import (
 // side effect and, in another run, right after it; a fresh process on the same SQLite file and
 // the same sandbox finishes the run. Every effect must then exist exactly once.
 
-// crashSteps are the steps of each kind of run, in order.
+// crashSteps are the steps of each kind of run, in order, and the end of the run: recorded,
+// then told (the card's last update, an automatic rollback).
 var crashSteps = []struct {
 	kind  store.RunKind
 	steps []string
 }{
-	{store.KindRelease, []string{"branch", "pull_request", "commits"}},
-	{store.KindDeploy, []string{"release_branch", "ci", "soak", "review", "checklist", "approval", "merge", "tag", "workflow", "verification"}},
-	{store.KindRollback, []string{"stable_tag", "workflow", "verification"}},
+	{store.KindRelease, []string{"branch", "pull_request", "commits", runner.EndOfRun}},
+	{store.KindDeploy, []string{"release_branch", "ci", "soak", "review", "checklist", "approval", "merge", "tag", "workflow",
+		"verification", runner.EndOfRun}},
+	{store.KindRollback, []string{"stable_tag", "workflow", "verification", runner.EndOfRun}},
 	{store.KindIncident, []string{"channel", "members", "card", "announce", "page", "status_page", "stakeholders", "respond",
-		"resolve_pagerduty", "resolve_status_page", "tell_resolved", "postmortem"}},
+		"resolve_pagerduty", "resolve_status_page", "tell_resolved", "postmortem", runner.EndOfRun}},
 }
 
 // crashOutcome is one cell of the matrix.
@@ -478,10 +480,11 @@ func (w *crashWorld) deployEffects(t *testing.T, version string, merges int) str
 	require.Equal(t, 1, e.workflowRuns, "one workflow run for %s", version)
 	require.Len(t, e.statuses, 1, "one deployment of %s", version)
 	requireStatusSequence(t, e.statuses[0])
-	cards := len(botPosts(w.sb, fakeslack.Deploys, "Deploy "+version+" → production"))
-	require.Equal(t, 1, cards, "exactly one deploy card")
-	return fmt.Sprintf("merge %d, tag %d, release %d, workflow run %d, statuses %s, card %d",
-		e.merges, e.tags, e.releases, e.workflowRuns, strings.Join(e.statuses[0], "→"), cards)
+	cards := botPosts(w.sb, fakeslack.Deploys, "Deploy "+version+" → production")
+	require.Len(t, cards, 1, "exactly one deploy card")
+	require.Contains(t, shownIn(cards[0]), version+" is deployed to production", "the card tells of the end")
+	return fmt.Sprintf("merge %d, tag %d, release %d, workflow run %d, statuses %s, card 1 (deployed)",
+		e.merges, e.tags, e.releases, e.workflowRuns, strings.Join(e.statuses[0], "→"))
 }
 
 // rollbackEffects checks that rolling back to version dispatched its workflow once more and
@@ -494,10 +497,11 @@ func (w *crashWorld) rollbackEffects(t *testing.T, version string) string {
 	require.Equal(t, 2, e.workflowRuns, "the deploy's run and the rollback's dispatch")
 	require.Len(t, e.statuses, 2, "the deploy's deployment and the rollback's")
 	requireStatusSequence(t, e.statuses[1])
-	cards := len(botPosts(w.sb, fakeslack.Deploys, "Roll back production → "+version))
-	require.Equal(t, 1, cards, "exactly one rollback card")
-	return fmt.Sprintf("dispatch %d, deployment %d, statuses %s, card %d",
-		e.workflowRuns-1, len(e.statuses)-1, strings.Join(e.statuses[1], "→"), cards)
+	cards := botPosts(w.sb, fakeslack.Deploys, "Roll back production → "+version)
+	require.Len(t, cards, 1, "exactly one rollback card")
+	require.Contains(t, shownIn(cards[0]), "production is back on "+version, "the card tells of the end")
+	return fmt.Sprintf("dispatch %d, deployment %d, statuses %s, card 1 (back on %s)",
+		e.workflowRuns-1, len(e.statuses)-1, strings.Join(e.statuses[1], "→"), version)
 }
 
 // requireStatusSequence checks a deployment's statuses: no state twice in a row, ending in
@@ -580,3 +584,6 @@ func chaosBinary(t *testing.T) string {
 	require.NoError(t, chaosBuildErr)
 	return chaosBin
 }
+
+// shownIn is what a message shows: its text and its blocks' (as JSON).
+func shownIn(m fakeslack.Message) string { return m.Text + "\n" + string(m.Blocks) }

@@ -459,7 +459,7 @@ func testListRuns(t *testing.T, newDatabase func(t *testing.T) OpenFunc) {
 }
 
 func testClaimRuns(t *testing.T, newDatabase func(t *testing.T) OpenFunc) {
-	t.Run("ClaimsActiveDueRunsNobodyElseHolds", func(t *testing.T) {
+	t.Run("ClaimsDueRunsNobodyElseHolds", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, newDatabase)
 		ctx := t.Context()
@@ -478,7 +478,8 @@ func testClaimRuns(t *testing.T, newDatabase func(t *testing.T) OpenFunc) {
 		create("due now, waiting", store.RunWaiting, ptr(start))
 		create("not yet due", store.RunWaiting, ptr(start.Add(time.Second)))
 		create("waiting on an event", store.RunWaiting, nil)
-		create("finished", store.RunSucceeded, ptr(start.Add(-time.Minute)))
+		create("finished and told", store.RunSucceeded, nil)
+		create("finished, its end not told yet", store.RunFailed, ptr(start.Add(-time.Second)))
 
 		claimed, err := b.store.ClaimRuns(ctx, "replica-a", start, time.Minute, 10)
 		require.NoError(t, err)
@@ -489,7 +490,8 @@ func testClaimRuns(t *testing.T, newDatabase func(t *testing.T) OpenFunc) {
 			require.Equal(t, "replica-a", r.LeaseOwner)
 			require.Equal(t, start.Add(time.Minute), *r.LeaseUntil)
 		}
-		require.Equal(t, []string{"lease expired", "due", "due now, waiting"}, titles, "earliest wake first")
+		require.Equal(t, []string{"lease expired", "due", "finished, its end not told yet", "due now, waiting"}, titles,
+			"earliest wake first")
 	})
 
 	t.Run("TakesTheEarliestUpToTheLimit", func(t *testing.T) {
@@ -584,20 +586,27 @@ func testNextWakeAndCount(t *testing.T, newDatabase func(t *testing.T) OpenFunc)
 		require.NoError(t, err)
 		require.Nil(t, next, "nothing scheduled")
 
-		wake := func(title string, at time.Time, state store.RunState) {
+		wake := func(title string, at time.Time, state store.RunState) store.Run {
 			r := b.createRun(t, deploy(title))
-			b.updateRun(t, r.ID, func(r *store.Run) { r.WakeAt, r.State = &at, state })
+			return b.updateRun(t, r.ID, func(r *store.Run) { r.WakeAt, r.State = &at, state })
 		}
 		wake("later", start.Add(time.Hour), store.RunWaiting)
-		wake("finished earlier", start.Add(-time.Hour), store.RunSucceeded)
+		told := b.createRun(t, deploy("finished and told"))
+		b.updateRun(t, told.ID, func(r *store.Run) { r.WakeAt, r.State = nil, store.RunSucceeded })
 		next, err = b.store.NextWake(ctx)
 		require.NoError(t, err)
-		require.Equal(t, start.Add(time.Hour), *next, "final runs do not count")
+		require.Equal(t, start.Add(time.Hour), *next, "a run without a wake-up does not count")
 
 		wake("soon", start.Add(time.Minute), store.RunRunning)
 		next, err = b.store.NextWake(ctx)
 		require.NoError(t, err)
 		require.Equal(t, start.Add(time.Minute), *next)
+
+		untold := wake("finished, its end not told yet", start.Add(30*time.Second), store.RunSucceeded)
+		next, err = b.store.NextWake(ctx)
+		require.NoError(t, err)
+		require.Equal(t, start.Add(30*time.Second), *next, "a final run still to be told counts")
+		b.updateRun(t, untold.ID, func(r *store.Run) { r.WakeAt = nil }) // told
 
 		_, err = b.store.ClaimRuns(ctx, "replica-b", start.Add(time.Minute), 10*time.Minute, 1)
 		require.NoError(t, err)
