@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -161,21 +162,17 @@ func (r *Runner) Run(ctx context.Context) error {
 			if err != nil && ctx.Err() == nil {
 				r.log.Error().Err(err).Msg("claiming due runs failed")
 			}
-			started := 0
+			// A run already being advanced here is left to that: its lease only looked
+			// expired because the clock jumped (the sandbox's :advance) before its renewal.
+			runs = slices.DeleteFunc(runs, func(run store.Run) bool { return !r.take(run.ID) })
+			r.active.Add(int64(len(runs)) - 1)
 			for _, run := range runs {
-				if !r.take(run.ID) {
-					// Already being advanced here: its lease looked expired because the
-					// clock jumped (the sandbox's :advance) before it was renewed.
-					continue
-				}
-				started++
 				slots <- struct{}{}
 				wg.Go(func() {
 					defer func() { <-slots; r.active.Add(-1); r.Nudge() }()
 					r.advance(ctx, run)
 				})
 			}
-			r.active.Add(int64(started) - 1)
 		}
 		var advanced <-chan struct{}
 		if a, ok := r.opts.Clock.(advancer); ok {
