@@ -347,14 +347,15 @@ func (w *crashWorld) stepIs(kind store.RunKind, title, step string, states ...st
 	return s != nil && slices.Contains(states, s.State)
 }
 
-// finalRun waits for the run to end.
+// finalRun waits for the run to end, and for its end to be told (the card's last update):
+// the end is recorded first, so a process that died in between leaves it to the next one.
 func (w *crashWorld) finalRun(kind store.RunKind, title string) store.Run {
 	w.t.Helper()
 	var run store.Run
-	w.until(title+" ends", func() bool {
+	w.until(title+" ends and its end is told", func() bool {
 		r, ok := w.run(kind, title)
 		run = r
-		return ok && r.State.Final()
+		return ok && r.State.Final() && r.WakeAt == nil
 	}, nil)
 	return run
 }
