@@ -8,7 +8,9 @@ package main
 //
 // The process kills itself with SIGKILL the first time a run of KIND reaches PHASE of STEP:
 // "before" is once the step is recorded as started, "after" once it returned and before its
-// outcome is recorded. The binary that ships has no such flag: it cannot crash itself.
+// outcome is recorded. STEP "end" is the end of the run: "before" once it is recorded and
+// before it is told, "after" once told (runner.EndOfRun). The binary that ships has no such
+// flag: it cannot crash itself.
 
 import (
 	"flag"
