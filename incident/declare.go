@@ -108,10 +108,19 @@ const maxAttempts = 6
 // the vendor asked for or a growing backoff, until maxAttempts; then, or for an error that will
 // not go away, the step is skipped saying what failed and the incident goes on.
 func failed(x *runner.Exec, err error, doing string) runner.Result {
+	return failedOr(x, err, doing, "")
+}
+
+// failedOr is failed, saying what people can do instead once opsbot gives up ("" for nothing).
+func failedOr(x *runner.Exec, err error, doing, instead string) runner.Result {
 	if wait, ok := retryable(x, err); ok {
 		return runner.Retry(fmt.Errorf("%s: %w", doing, err), wait)
 	}
-	return runner.Skipped(fmt.Sprintf("%s failed: %s", doing, clip(err.Error(), 300)))
+	detail := fmt.Sprintf("%s failed: %s", doing, clip(err.Error(), 300))
+	if instead != "" {
+		detail += " — " + instead
+	}
+	return runner.Skipped(detail)
 }
 
 // retryable says whether to try again after err, and when.
@@ -488,7 +497,9 @@ func (s *Service) pageOnCall(ctx context.Context, x *runner.Exec) runner.Result 
 	}
 	p, err := s.ensurePaged(ctx, x, pd)
 	if err != nil {
-		return failed(x, err, "paging the on-call")
+		// Nobody may stay unpaged because PagerDuty was down for a few minutes: the card
+		// says how to page by hand.
+		return failedOr(x, err, "paging the on-call", "page them yourself: /incident page @PERSON")
 	}
 	return runner.Passed(describePaging(p, d.OnCall))
 }

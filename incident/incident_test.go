@@ -587,6 +587,7 @@ func TestVendorsThatFailDoNotStopTheIncident(t *testing.T) {
 		page := stepState(t, run, "page")
 		require.Equal(t, store.StepSkipped, page.State, describe(run))
 		require.Contains(t, page.Detail, "paging the on-call failed: ")
+		require.Contains(t, page.Detail, "— page them yourself: /incident page @PERSON", "the card says how to page by hand")
 		require.Empty(t, b.pd.Incidents())
 		require.Equal(t, store.StepPassed, stepState(t, run, "stakeholders").State, "the stakeholders are told all the same")
 		require.Contains(t, b.texts(fakeslack.Stakeholders), "SEV1 · Checkout errors* — declared")
