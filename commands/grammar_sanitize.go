@@ -40,11 +40,25 @@ const inertAt = "@\u200b"
 //
 // Sanitize does not shorten text and leaves *bold*, _italic_ and `code` formatting alone.
 func Sanitize(text string, mode MentionMode) string {
+	// Invisible characters go first: inside "@he\x05re" one would hide the word from the
+	// pass below, which would then leave a live "@here" behind once it dropped it. The
+	// zero-width space stays for that pass: after an @ it is what makes a mention inert.
+	text = strings.Map(func(r rune) rune {
+		if r != '\n' && r != '\t' && r != '\u200b' && isInvisibleControl(r) {
+			return -1
+		}
+		return r
+	}, text)
 	var b strings.Builder
 	b.Grow(len(text))
 	sanitizeInto(&b, text, mode)
-	return b.String()
+	// Markup can still join pieces into a broadcast ("@<!date^1^x|here>" shows "@" and then
+	// its label "here"): whatever the pass left, no such word stays live.
+	return broadcastWord.ReplaceAllString(b.String(), inertAt+"$1")
 }
+
+// broadcastWord finds a mention of many people that would notify them.
+var broadcastWord = regexp.MustCompile(`(?i)@(channel|here|everyone)`)
 
 func sanitizeInto(b *strings.Builder, text string, mode MentionMode) {
 	for i := 0; i < len(text); {

@@ -57,7 +57,8 @@ func TestUserTextSanitized(t *testing.T) {
 }
 
 func FuzzSanitize(f *testing.F) {
-	for _, s := range []string{"<!channel>", "<@U0BOB|bob>", "@here", "<<!here>>", "a &amp; b", "@\u200bhere", "<https://x|y>", "\xff"} {
+	for _, s := range []string{"<!channel>", "<@U0BOB|bob>", "@here", "<<!here>>", "a &amp; b", "@\u200bhere", "<https://x|y>", "\xff",
+		"@he\x05re", "@<!date^1^x|here>", "@\u202ehere"} {
 		f.Add(s, false)
 	}
 	f.Fuzz(func(t *testing.T, text string, keepUsers bool) {
