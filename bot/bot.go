@@ -147,7 +147,7 @@ func (b *Bot) Run(ctx context.Context) error {
 	case <-grace.Done():
 		b.log.Warn().Int("queued", b.queue.len()).Msg("shutdown grace ran out before every delivery was handled")
 	}
-	b.outbox.flush(workCtx, grace.Done())
+	b.outbox.flush(grace)
 	stopWork()
 	<-handlersDone // handlers still running were just cancelled
 	<-outboxDone

@@ -102,22 +102,24 @@ func (w *outboxWorker) run(ctx context.Context) {
 	}
 }
 
-// flush drains until nothing is pending or deadline fires.
-func (w *outboxWorker) flush(ctx context.Context, deadline <-chan struct{}) {
-	for {
-		if w.idle(ctx) {
-			return
+// flush drains until nothing is pending or ctx ends. ctx bounds the deliveries too: a backlog
+// paced out over minutes (Slack allows 100 ephemerals a minute) must not hold up shutdown.
+func (w *outboxWorker) flush(ctx context.Context) {
+	for !w.idle(ctx) {
+		if w.drainOnce(ctx) > 0 {
+			continue
 		}
-		if w.drainOnce(ctx) == 0 {
-			select {
-			case <-deadline:
-				pending, _, _ := w.st.OutboxStats(ctx)
-				w.log.Warn().Int("pending", pending).Msg("shutting down with messages still in the outbox; they are kept and sent at the next start")
-				return
-			case <-ctx.Done():
-				return
-			case <-time.After(w.opts.Poll):
-			}
+		select {
+		case <-ctx.Done():
+		case <-time.After(w.opts.Poll):
+		}
+		if ctx.Err() != nil {
+			// The store is asked with a context of its own: ctx is over.
+			count, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+			pending, _, _ := w.st.OutboxStats(count)
+			cancel()
+			w.log.Warn().Int("pending", pending).Msg("shutting down with messages still in the outbox; they are kept and sent at the next start")
+			return
 		}
 	}
 }

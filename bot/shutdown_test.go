@@ -80,3 +80,25 @@ func TestShutdownIsBoundedByItsGrace(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, store.OutboxPending, m.State, "kept for the next start")
 }
+
+// A backlog that Slack's rate limits pace out over minutes (here 1,000 ephemerals: Slack
+// takes a burst of 100, then 100 a minute) does not hold up shutdown past its grace either:
+// what is left is kept for the next start.
+func TestShutdownIsBoundedByItsGraceWithAPacedBacklog(t *testing.T) {
+	t.Parallel()
+	w := start(t, setup{options: func(o *bot.Options) { o.ShutdownGrace = 300 * time.Millisecond }})
+	for i := range 1000 {
+		w.enqueue(t, ephemeral(fmt.Sprintf("reply %d", i), fakeslack.Deploys, fakeslack.Alice, "status"))
+	}
+	require.Eventually(t, func() bool { return len(shownBy(w, fakeslack.Deploys)) >= 100 }, waitLimit, 10*time.Millisecond,
+		"the burst goes out; the rest waits for Slack's limit")
+
+	stopping := time.Now()
+	require.NoError(t, w.stop(t))
+	took := time.Since(stopping)
+
+	require.Less(t, took, 5*time.Second, "Run returns soon after its grace, not once the backlog is paced out")
+	pending, _, err := w.store.OutboxStats(t.Context())
+	require.NoError(t, err)
+	require.Positive(t, pending, "what could not be sent is kept")
+}
