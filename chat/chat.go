@@ -64,6 +64,18 @@ func AsRefusal(err error) (*Refusal, bool) {
 	return r, ok
 }
 
+// StepEvidence is the evidence of a checklist item that a step proves: once the step has
+// passed, what it found ticks the item; before, it says nothing. R is the domain's record,
+// which the checklists' other evidence functions read.
+func StepEvidence[R any](name string) func(store.Run, R) string {
+	return func(run store.Run, _ R) string {
+		if st := run.StepByName(name); st != nil && st.State == store.StepPassed {
+			return st.Detail
+		}
+		return ""
+	}
+}
+
 // StepIcon is the symbol the cards use for a step (UX.md): ✅ passed · ⏳ waiting on time ·
 // ⏸ waiting on a person · 🔄 running, or an outside system at work · ❌ failed, or blocked until
 // fixed · ⏭ skipped · `·` not started.

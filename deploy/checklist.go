@@ -28,8 +28,8 @@ type checkItem struct {
 
 // checklist is the runbook's "Deployment Checklist", in its order.
 var checklist = []checkItem{
-	{ID: "tests", Label: "All tests pass in the CI pipeline", evidence: stepEvidence(stepCI)},
-	{ID: "review", Label: "Code has been reviewed and approved", evidence: stepEvidence(stepReview)},
+	{ID: "tests", Label: "All tests pass in the CI pipeline", evidence: chat.StepEvidence[runData](stepCI)},
+	{ID: "review", Label: "Code has been reviewed and approved", evidence: chat.StepEvidence[runData](stepReview)},
 	{ID: "docs", Label: "Documentation has been updated"},
 	{ID: "notes", Label: "Release notes have been prepared", evidence: func(_ store.Run, d runData) string {
 		if d.PR == 0 {
@@ -41,16 +41,6 @@ var checklist = []checkItem{
 	{ID: "backup", Label: "Backup of the current production environment has been created"},
 	{ID: "alerts", Label: "Monitoring alerts have been configured", lookup: (*Service).alarmsEvidence},
 	{ID: "rollback", Label: "Rollback procedure has been reviewed"},
-}
-
-// stepEvidence ticks an item when a gate step passed, quoting what the step found.
-func stepEvidence(name string) func(store.Run, runData) string {
-	return func(run store.Run, _ runData) string {
-		if s := run.StepByName(name); s != nil && s.State == store.StepPassed {
-			return s.Detail
-		}
-		return ""
-	}
 }
 
 func checkItemByID(id string) (checkItem, bool) {

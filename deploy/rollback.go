@@ -206,14 +206,7 @@ func describeNow(d deployment) string {
 // (the last stable one when empty), to confirm: from what, to what, and why that target. It
 // is the answer to /rollback and to a Roll back button.
 func (s *Service) PromptRollback(ctx context.Context, who chat.Actor, env, version string) (chat.Message, error) {
-	envCfg, err := s.environment(env)
-	if err != nil {
-		return chat.Message{}, err
-	}
-	if err := s.mayRollBack(ctx, who, envCfg.Name); err != nil {
-		return chat.Message{}, err
-	}
-	hist, err := s.history(ctx, envCfg.Name)
+	envCfg, hist, err := s.rollbackHistory(ctx, who, env)
 	if err != nil {
 		return chat.Message{}, err
 	}
@@ -240,6 +233,23 @@ func renderRollbackPrompt(plan rollbackPlan) chat.Message {
 	}
 }
 
+// rollbackHistory resolves env (the default environment when empty), checks that who may roll
+// it back, and reads what deploys and rollbacks put in it: what a rollback target is chosen from.
+func (s *Service) rollbackHistory(ctx context.Context, who chat.Actor, env string) (*config.Environment, []deployment, error) {
+	envCfg, err := s.environment(env)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := s.mayRollBack(ctx, who, envCfg.Name); err != nil {
+		return nil, nil, err
+	}
+	hist, err := s.history(ctx, envCfg.Name)
+	if err != nil {
+		return nil, nil, err
+	}
+	return envCfg, hist, nil
+}
+
 // mayRollBack refuses who unless they are a deployer or on call: a rollback is an emergency
 // measure, so it needs no product owner.
 func (s *Service) mayRollBack(ctx context.Context, who chat.Actor, env string) error {
@@ -261,14 +271,7 @@ func (s *Service) ConfirmRollback(ctx context.Context, who chat.Actor, value str
 	if !ok {
 		return chat.Message{}, chat.Refuse("That button is not one of mine.")
 	}
-	envCfg, err := s.environment(env)
-	if err != nil {
-		return chat.Message{}, err
-	}
-	if err := s.mayRollBack(ctx, who, envCfg.Name); err != nil {
-		return chat.Message{}, err
-	}
-	hist, err := s.history(ctx, envCfg.Name)
+	envCfg, hist, err := s.rollbackHistory(ctx, who, env)
 	if err != nil {
 		return chat.Message{}, err
 	}

@@ -244,7 +244,7 @@ var checklist = []checkItem{
 	{ID: "assess", Label: "Assess impact and severity", evidence: func(_ store.Run, d record) string {
 		return fmt.Sprintf("%s declared by %s", sevLabel(d.Severity), chat.User(d.Declarer))
 	}},
-	{ID: "notify", Label: "Notify stakeholders", evidence: stepEvidence(stepStakeholders)},
+	{ID: "notify", Label: "Notify stakeholders", evidence: chat.StepEvidence[record](stepStakeholders)},
 	{ID: "respond", Label: "Begin incident response", evidence: func(_ store.Run, d record) string {
 		if d.Invited == nil {
 			return ""
@@ -273,17 +273,7 @@ var checklist = []checkItem{
 	}},
 	{ID: "fix", Label: "Implement fix or rollback"},
 	{ID: "verify", Label: "Verify resolution"},
-	{ID: "document", Label: "Document incident", evidence: stepEvidence(stepPostmortem)},
-}
-
-// stepEvidence ticks an item when a step passed, quoting what it did.
-func stepEvidence(name string) func(store.Run, record) string {
-	return func(run store.Run, _ record) string {
-		if st := run.StepByName(name); st != nil && st.State == store.StepPassed {
-			return st.Detail
-		}
-		return ""
-	}
+	{ID: "document", Label: "Document incident", evidence: chat.StepEvidence[record](stepPostmortem)},
 }
 
 func checkItemByID(id string) (checkItem, bool) {

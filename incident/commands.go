@@ -210,12 +210,9 @@ func (s *Service) Update(ctx context.Context, who chat.Actor, runID int64, phase
 	if err != nil {
 		return chat.Message{}, err
 	}
-	if err := s.post(ctx, run, d.ChannelID, fmt.Sprintf("entry:%d", e.Seq), renderEntry(d, e)); err != nil {
+	if err := s.postEntry(ctx, run, d, e, store.RunEvent{Kind: "update", Text: fmt.Sprintf("%s: %s", titleCase(phase), text)}); err != nil {
 		return chat.Message{}, err
 	}
-	s.timeline(ctx, run.ID, store.RunEvent{At: e.At, Kind: "update", Actor: who.UserID, Key: fmt.Sprintf("entry:%d", e.Seq),
-		Text: fmt.Sprintf("%s: %s", titleCase(phase), text)})
-	s.opts.Wake()
 	return chat.Text("Update posted. %s", s.whatHappensNext(d)), nil
 }
 
@@ -276,12 +273,10 @@ func (s *Service) SetSeverity(ctx context.Context, who chat.Actor, runID int64, 
 	if err != nil {
 		return chat.Message{}, err
 	}
-	if err := s.post(ctx, run, d.ChannelID, fmt.Sprintf("entry:%d", e.Seq), renderEntry(d, e)); err != nil {
+	ev := store.RunEvent{Kind: "severity", Text: fmt.Sprintf("Severity changed to %s (%s)", sevLabel(level), e.Text)}
+	if err := s.postEntry(ctx, run, d, e, ev); err != nil {
 		return chat.Message{}, err
 	}
-	s.timeline(ctx, run.ID, store.RunEvent{At: e.At, Kind: "severity", Actor: who.UserID, Key: fmt.Sprintf("entry:%d", e.Seq),
-		Text: fmt.Sprintf("Severity changed to %s (%s)", sevLabel(level), e.Text)})
-	s.opts.Wake()
 	return chat.Text("%s is now %s; its rules apply from now on.", d.Title, sevLabel(level)), nil
 }
 
@@ -398,12 +393,10 @@ func (s *Service) Resolve(ctx context.Context, who chat.Actor, runID int64, summ
 	if err != nil {
 		return chat.Message{}, err
 	}
-	if err := s.post(ctx, run, d.ChannelID, fmt.Sprintf("entry:%d", e.Seq), renderEntry(d, e)); err != nil {
+	ev := store.RunEvent{Kind: "resolved", Key: "resolved", Text: strings.TrimSpace("Resolved. " + summary)}
+	if err := s.postEntry(ctx, run, d, e, ev); err != nil {
 		return chat.Message{}, err
 	}
-	s.timeline(ctx, run.ID, store.RunEvent{At: e.At, Kind: "resolved", Actor: who.UserID, Key: "resolved",
-		Text: strings.TrimSpace("Resolved. " + summary)})
-	s.opts.Wake()
 	return chat.Text("Resolving %s: PagerDuty, the status page and the stakeholders are next; the durations and the postmortem draft follow in the card's thread.", d.Title), nil
 }
 

@@ -22,6 +22,23 @@ func (s *Service) timeline(ctx context.Context, runID int64, ev store.RunEvent) 
 	}
 }
 
+// postEntry shows an entry (an update, a severity change, the resolution) in the incident's
+// channel, adds it to the timeline as ev — at the entry's time, by its author, keyed by the
+// entry unless ev has a key of its own — and wakes the runner to carry it further.
+func (s *Service) postEntry(ctx context.Context, run store.Run, d record, e entry, ev store.RunEvent) error {
+	key := fmt.Sprintf("entry:%d", e.Seq)
+	if err := s.post(ctx, run, d.ChannelID, key, renderEntry(d, e)); err != nil {
+		return err
+	}
+	ev.At, ev.Actor = e.At, e.By
+	if ev.Key == "" {
+		ev.Key = key
+	}
+	s.timeline(ctx, run.ID, ev)
+	s.opts.Wake()
+	return nil
+}
+
 // Mark is a message someone marked as part of the record in a channel: pinned (pin_added) or
 // given a :pushpin: reaction (reaction_added).
 type Mark struct {
