@@ -28,6 +28,7 @@ import (
 	"github.com/opsbot-dev/opsbot/sandbox/fakeaws"
 	"github.com/opsbot-dev/opsbot/sandbox/fakegithub"
 	"github.com/opsbot-dev/opsbot/sandbox/fakemonitoring"
+	"github.com/opsbot-dev/opsbot/sandbox/fakeslack"
 	"github.com/opsbot-dev/opsbot/store"
 )
 
@@ -506,29 +507,8 @@ func (b *testBundle) card(t testing.TB, runID int64) string {
 // shown is a message's fallback text and every text of its blocks, one per line.
 func shown(t testing.TB, m store.OutboxMessage) string {
 	t.Helper()
-	texts := []string{m.Text}
-	if len(m.Blocks) > 0 {
-		var blocks any
-		require.NoError(t, json.Unmarshal(m.Blocks, &blocks))
-		collectTexts(blocks, &texts)
-	}
-	return strings.Join(texts, "\n")
-}
-
-func collectTexts(node any, into *[]string) {
-	switch n := node.(type) {
-	case map[string]any:
-		if s, ok := n["text"].(string); ok {
-			*into = append(*into, s)
-		}
-		for _, v := range n {
-			collectTexts(v, into)
-		}
-	case []any:
-		for _, v := range n {
-			collectTexts(v, into)
-		}
-	}
+	require.True(t, len(m.Blocks) == 0 || json.Valid(m.Blocks), "message %s has blocks that are not JSON", m.Key)
+	return fakeslack.Shown(m.Text, m.Blocks)
 }
 
 // buttonValue is the value of the first button actionID in a message, as Slack sends it on a

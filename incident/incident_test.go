@@ -371,7 +371,7 @@ func TestDrillsStayOffRealPagersAndStatusPages(t *testing.T) {
 			require.True(t, strings.HasPrefix(info.Name, "inc-drill-"), info.Name)
 			for _, channel := range []string{ch, fakeslack.Incidents, fakeslack.Stakeholders} {
 				for _, m := range b.slack.Messages(channel) {
-					require.Contains(t, shown(m.Text, m.Blocks), "DRILL", "every message of a drill says so")
+					require.Contains(t, fakeslack.Shown(m.Text, m.Blocks), "DRILL", "every message of a drill says so")
 				}
 			}
 			run = b.run(t, run.ID)
@@ -507,7 +507,7 @@ func TestCommandsRunByTheirChannel(t *testing.T) {
 	require.NoError(t, err)
 	blocks, err := status.BlocksJSON()
 	require.NoError(t, err)
-	require.Contains(t, shown(status.Text, blocks), "Commander <@U0CAROL> · status *investigating*")
+	require.Contains(t, fakeslack.Shown(status.Text, blocks), "Commander <@U0CAROL> · status *investigating*")
 }
 
 func TestRecentDeploysCanBeRolledBack(t *testing.T) {
@@ -541,7 +541,7 @@ func TestRecentDeploysCanBeRolledBack(t *testing.T) {
 	require.NoError(t, err)
 	blocks, err := list.BlocksJSON()
 	require.NoError(t, err)
-	require.Contains(t, shown(list.Text, blocks), "*v1.0.0* deployed", "the card's Roll back button lists them again")
+	require.Contains(t, fakeslack.Shown(list.Text, blocks), "*v1.0.0* deployed", "the card's Roll back button lists them again")
 }
 
 func TestChecklistNeedsPeopleForWhatTheBotCannotDo(t *testing.T) {

@@ -316,7 +316,7 @@ func (b *testBundle) run(t testing.TB, id int64) store.Run {
 func (b *testBundle) texts(channel string) string {
 	var all []string
 	for _, m := range b.slack.Messages(channel) {
-		all = append(all, shown(m.Text, m.Blocks))
+		all = append(all, fakeslack.Shown(m.Text, m.Blocks))
 	}
 	return strings.Join(all, "\n")
 }
@@ -325,39 +325,11 @@ func (b *testBundle) texts(channel string) string {
 func (b *testBundle) countMessages(channel, want string) int {
 	n := 0
 	for _, m := range b.slack.Messages(channel) {
-		if strings.Contains(shown(m.Text, m.Blocks), want) {
+		if strings.Contains(fakeslack.Shown(m.Text, m.Blocks), want) {
 			n++
 		}
 	}
 	return n
-}
-
-// shown is a message's text and every text of its blocks.
-func shown(text string, blocks json.RawMessage) string {
-	texts := []string{text}
-	if len(blocks) > 0 {
-		var decoded any
-		if json.Unmarshal(blocks, &decoded) == nil {
-			collectTexts(decoded, &texts)
-		}
-	}
-	return strings.Join(texts, "\n")
-}
-
-func collectTexts(node any, into *[]string) {
-	switch n := node.(type) {
-	case map[string]any:
-		if s, ok := n["text"].(string); ok {
-			*into = append(*into, s)
-		}
-		for _, v := range n {
-			collectTexts(v, into)
-		}
-	case []any:
-		for _, v := range n {
-			collectTexts(v, into)
-		}
-	}
 }
 
 // buttonValue is the value of the newest button actionID in a channel.

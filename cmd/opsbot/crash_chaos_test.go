@@ -483,7 +483,7 @@ func (w *crashWorld) deployEffects(t *testing.T, version string, merges int) str
 	requireStatusSequence(t, e.statuses[0])
 	cards := botPosts(w.sb, fakeslack.Deploys, "Deploy "+version+" → production")
 	require.Len(t, cards, 1, "exactly one deploy card")
-	require.Contains(t, shownIn(cards[0]), version+" is deployed to production", "the card tells of the end")
+	require.Contains(t, fakeslack.Shown(cards[0].Text, cards[0].Blocks), version+" is deployed to production", "the card tells of the end")
 	return fmt.Sprintf("merge %d, tag %d, release %d, workflow run %d, statuses %s, card 1 (deployed)",
 		e.merges, e.tags, e.releases, e.workflowRuns, strings.Join(e.statuses[0], "→"))
 }
@@ -500,7 +500,7 @@ func (w *crashWorld) rollbackEffects(t *testing.T, version string) string {
 	requireStatusSequence(t, e.statuses[1])
 	cards := botPosts(w.sb, fakeslack.Deploys, "Roll back production → "+version)
 	require.Len(t, cards, 1, "exactly one rollback card")
-	require.Contains(t, shownIn(cards[0]), "production is back on "+version, "the card tells of the end")
+	require.Contains(t, fakeslack.Shown(cards[0].Text, cards[0].Blocks), "production is back on "+version, "the card tells of the end")
 	return fmt.Sprintf("dispatch %d, deployment %d, statuses %s, card 1 (back on %s)",
 		e.workflowRuns-1, len(e.statuses)-1, strings.Join(e.statuses[1], "→"), version)
 }
@@ -585,6 +585,3 @@ func chaosBinary(t *testing.T) string {
 	require.NoError(t, chaosBuildErr)
 	return chaosBin
 }
-
-// shownIn is what a message shows: its text and its blocks' (as JSON).
-func shownIn(m fakeslack.Message) string { return m.Text + "\n" + string(m.Blocks) }

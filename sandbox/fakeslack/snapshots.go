@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -86,4 +87,32 @@ func (s *Server) OpenView(userID string) (json.RawMessage, bool) {
 	}
 	raw, err := json.Marshal(stack[len(stack)-1].json())
 	return raw, err == nil
+}
+
+// Shown is what a message shows as text, for a test to search: its fallback text, then every
+// text of its blocks, one per line (a block's own fields in no set order). Blocks that are not
+// JSON add nothing.
+func Shown(text string, blocks json.RawMessage) string {
+	texts := []string{text}
+	var decoded any
+	if len(blocks) > 0 && json.Unmarshal(blocks, &decoded) == nil {
+		collectTexts(decoded, &texts)
+	}
+	return strings.Join(texts, "\n")
+}
+
+func collectTexts(node any, into *[]string) {
+	switch n := node.(type) {
+	case map[string]any:
+		if s, ok := n["text"].(string); ok {
+			*into = append(*into, s)
+		}
+		for _, v := range n {
+			collectTexts(v, into)
+		}
+	case []any:
+		for _, v := range n {
+			collectTexts(v, into)
+		}
+	}
 }
