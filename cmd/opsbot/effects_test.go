@@ -53,12 +53,23 @@ func shownTo(sb *sandbox.Sandbox, ch, user string) []string {
 	return texts
 }
 
+// sandboxSecrets are the tokens and keys in the sandbox's environment, by variable name.
+func sandboxSecrets(sb *sandbox.Sandbox) map[string]string {
+	secrets := map[string]string{}
+	for name, value := range sb.Env() {
+		if strings.HasSuffix(name, "_TOKEN") || strings.HasSuffix(name, "_KEY") {
+			secrets[name] = value
+		}
+	}
+	return secrets
+}
+
 // secretGuard is the log of a test's bot. It searches every line for the sandbox's secrets
 // (tokens and keys), prints the lines from shown up, and, when the test ends, also searches
 // every message the bot left in Slack: a secret found anywhere fails the test.
 type secretGuard struct {
 	t       *testing.T
-	secrets map[string]string // value → name
+	secrets map[string]string // name → value
 	out     zerolog.LevelWriter
 	shown   zerolog.Level
 
@@ -68,12 +79,7 @@ type secretGuard struct {
 }
 
 func newSecretGuard(t *testing.T, sb *sandbox.Sandbox, shown zerolog.Level) *secretGuard {
-	g := &secretGuard{t: t, secrets: map[string]string{}, out: zerolog.LevelWriterAdapter{Writer: zerolog.NewTestWriter(t)}, shown: shown}
-	for name, value := range sb.Env() {
-		if strings.HasSuffix(name, "_TOKEN") || strings.HasSuffix(name, "_KEY") {
-			g.secrets[value] = name
-		}
-	}
+	g := &secretGuard{t: t, secrets: sandboxSecrets(sb), out: zerolog.LevelWriterAdapter{Writer: zerolog.NewTestWriter(t)}, shown: shown}
 	t.Cleanup(func() {
 		checked := 0
 		for _, ch := range sb.Slack.ChannelIDs() {
@@ -94,7 +100,7 @@ func newSecretGuard(t *testing.T, sb *sandbox.Sandbox, shown zerolog.Level) *sec
 }
 
 func (g *secretGuard) search(where, text string) {
-	for value, name := range g.secrets {
+	for name, value := range g.secrets {
 		if strings.Contains(text, value) {
 			g.mu.Lock()
 			g.leaked = append(g.leaked, fmt.Sprintf("%s in %s: %.200s", name, where, text))

@@ -65,12 +65,7 @@ func TestNoSecretReachesALogLineOrASlackMessage(t *testing.T) {
 `)
 	require.NoError(t, r.stop())
 
-	secrets := map[string]string{}
-	for name, value := range r.sb.Env() {
-		if strings.HasSuffix(name, "_TOKEN") || strings.HasSuffix(name, "_KEY") {
-			secrets[name] = value
-		}
-	}
+	secrets := sandboxSecrets(r.sb)
 	require.NotEmpty(t, secrets)
 	require.NotEmpty(t, logs.String(), "the bot logged nothing: the test would prove nothing")
 
