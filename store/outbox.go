@@ -38,51 +38,65 @@ func scanOutbox(row scanner) (OutboxMessage, error) {
 
 // Enqueue adds a message, or replaces an upsert's content when it changed.
 func (s *SQL) Enqueue(ctx context.Context, m OutboxMessage) (OutboxMessage, error) {
-	switch {
-	case m.Key == "" || m.Channel == "":
-		return OutboxMessage{}, fmt.Errorf("enqueuing %q: need a key and a channel", m.Key)
-	case m.Op != OpPost && m.Op != OpEphemeral:
-		return OutboxMessage{}, fmt.Errorf("enqueuing %q: unknown operation %q", m.Key, m.Op)
-	case m.Op == OpEphemeral && m.User == "":
-		return OutboxMessage{}, fmt.Errorf("enqueuing %q: an ephemeral message needs a user", m.Key)
-	}
-	now := s.now()
-	if m.NextAt.IsZero() {
-		m.NextAt = now
+	if err := checkSendable(m); err != nil {
+		return OutboxMessage{}, err
 	}
 	var stored OutboxMessage
 	err := s.inTx(ctx, func(tx stmtTx) error {
-		if m.ThreadOf != "" {
-			// A reply to a message that does not exist would wait for its TS forever and hold
-			// up every later message to its channel.
-			var exists bool
-			if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM outbox WHERE key = $1)`,
-				m.ThreadOf).Scan(&exists); err != nil {
-				return err
-			}
-			if !exists {
-				return fmt.Errorf("thread parent %q: %w", m.ThreadOf, ErrNotFound)
-			}
-		}
 		var err error
-		stored, err = scanOutbox(tx.QueryRowContext(ctx, `INSERT INTO outbox (key, op, upsert, channel, user_id,
-			thread_of, text, blocks, state, ts, attempts, next_at, last_error, created_at, revision, lease_owner)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', '', 0, $9, '', $10, 1, '')
-			ON CONFLICT (key) DO UPDATE SET text = excluded.text, blocks = excluded.blocks,
-				revision = outbox.revision + 1, state = 'pending', attempts = 0, last_error = ''
-			WHERE excluded.upsert AND (outbox.text <> excluded.text OR outbox.blocks IS DISTINCT FROM excluded.blocks)
-			RETURNING `+outboxColumns,
-			m.Key, m.Op, m.Upsert, m.Channel, m.User, m.ThreadOf, m.Text, jsonValue(m.Blocks),
-			unixNano(m.NextAt), unixNano(now)))
-		if errors.Is(err, sql.ErrNoRows) { // the key exists and stays as it is
-			stored, err = getOutbox(ctx, tx, m.Key)
-		}
+		stored, err = s.enqueue(ctx, tx, m)
 		return err
 	})
 	if err != nil {
 		return OutboxMessage{}, s.failed(fmt.Sprintf("enqueuing %q", m.Key), err)
 	}
 	return stored, nil
+}
+
+// checkSendable refuses a message the outbox worker could never send.
+func checkSendable(m OutboxMessage) error {
+	switch {
+	case m.Key == "" || m.Channel == "":
+		return fmt.Errorf("enqueuing %q: need a key and a channel", m.Key)
+	case m.Op != OpPost && m.Op != OpEphemeral:
+		return fmt.Errorf("enqueuing %q: unknown operation %q", m.Key, m.Op)
+	case m.Op == OpEphemeral && m.User == "":
+		return fmt.Errorf("enqueuing %q: an ephemeral message needs a user", m.Key)
+	}
+	return nil
+}
+
+// enqueue is Enqueue inside the transaction tx.
+func (s *SQL) enqueue(ctx context.Context, tx stmtTx, m OutboxMessage) (OutboxMessage, error) {
+	now := s.now()
+	if m.NextAt.IsZero() {
+		m.NextAt = now
+	}
+	if m.ThreadOf != "" {
+		// A reply to a message that does not exist would wait for its TS forever and hold up
+		// every later message to its channel.
+		var exists bool
+		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM outbox WHERE key = $1)`,
+			m.ThreadOf).Scan(&exists); err != nil {
+			return OutboxMessage{}, err
+		}
+		if !exists {
+			return OutboxMessage{}, fmt.Errorf("thread parent %q: %w", m.ThreadOf, ErrNotFound)
+		}
+	}
+	stored, err := scanOutbox(tx.QueryRowContext(ctx, `INSERT INTO outbox (key, op, upsert, channel, user_id,
+		thread_of, text, blocks, state, ts, attempts, next_at, last_error, created_at, revision, lease_owner)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', '', 0, $9, '', $10, 1, '')
+		ON CONFLICT (key) DO UPDATE SET text = excluded.text, blocks = excluded.blocks,
+			revision = outbox.revision + 1, state = 'pending', attempts = 0, last_error = ''
+		WHERE excluded.upsert AND (outbox.text <> excluded.text OR outbox.blocks IS DISTINCT FROM excluded.blocks)
+		RETURNING `+outboxColumns,
+		m.Key, m.Op, m.Upsert, m.Channel, m.User, m.ThreadOf, m.Text, jsonValue(m.Blocks),
+		unixNano(m.NextAt), unixNano(now)))
+	if errors.Is(err, sql.ErrNoRows) { // the key exists and stays as it is
+		return getOutbox(ctx, tx, m.Key)
+	}
+	return stored, err
 }
 
 // GetOutbox returns a message by key.

@@ -25,6 +25,58 @@ func (s *SQL) FirstDelivery(ctx context.Context, key string, at time.Time) (bool
 	return n == 1, nil
 }
 
+// errSeen aborts FinishDelivery's transaction when the delivery's key is recorded already.
+var errSeen = errors.New("delivery recorded already")
+
+// FinishDelivery writes a delivery's key (if given), audit entry and reply in one transaction:
+// one commit, and so one fsync, for the whole answer to a command.
+func (s *SQL) FinishDelivery(ctx context.Context, d DeliveryRecord) (bool, error) {
+	if d.Reply != nil {
+		if err := checkSendable(*d.Reply); err != nil {
+			return false, err
+		}
+	}
+	if d.At.IsZero() {
+		d.At = s.now()
+	}
+	if d.Audit.At.IsZero() {
+		d.Audit.At = d.At
+	}
+	err := s.inTx(ctx, func(tx stmtTx) error {
+		if d.Key != "" {
+			recorded, err := tx.ExecContext(ctx, `INSERT INTO deliveries (key, at) VALUES ($1, $2)
+				ON CONFLICT (key) DO NOTHING`, d.Key, unixNano(d.At))
+			if err != nil {
+				return err
+			}
+			if n, err := recorded.RowsAffected(); err != nil {
+				return err
+			} else if n == 0 {
+				return errSeen
+			}
+		}
+		e := d.Audit
+		if _, err := tx.ExecContext(ctx, `INSERT INTO audit (at, actor, action, run_id, outcome, detail)
+			VALUES ($1, $2, $3, $4, $5, $6)`,
+			unixNano(e.At), e.Actor, e.Action, e.RunID, e.Outcome, e.Detail); err != nil {
+			return err
+		}
+		if d.Reply != nil {
+			if _, err := s.enqueue(ctx, tx, *d.Reply); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, errSeen):
+		return false, nil
+	case err != nil:
+		return false, s.failed(fmt.Sprintf("recording the outcome of %q", d.Audit.Action), err)
+	}
+	return true, nil
+}
+
 const auditColumns = `id, at, actor, action, run_id, outcome, detail`
 
 func scanAudit(row scanner) (AuditEntry, error) {

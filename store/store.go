@@ -188,6 +188,16 @@ type AuditEntry struct {
 	Detail  string // the reason for a refusal, the error, ...
 }
 
+// DeliveryRecord is what handling one delivery leaves in the store (FinishDelivery).
+type DeliveryRecord struct {
+	// Key is the delivery's de-duplication key, to be recorded with the rest; empty when the
+	// handler took it with FirstDelivery before acting (a request that changes something).
+	Key   string
+	At    time.Time
+	Audit AuditEntry
+	Reply *OutboxMessage // the answer for the person; nil for none
+}
+
 // AuditQuery selects audit entries, newest first.
 type AuditQuery struct {
 	Actor string
@@ -277,6 +287,11 @@ type Store interface {
 	// FirstDelivery records an envelope (or event) key and reports whether this is the first
 	// time it was seen. A retried envelope gets false, on whichever replica it lands.
 	FirstDelivery(ctx context.Context, key string, at time.Time) (bool, error)
+	// FinishDelivery writes what handling a delivery leaves behind — its audit entry, the reply
+	// queued for the person and, unless FirstDelivery took it before, its key — in one
+	// transaction. If d.Key is recorded already (a retry, or another replica, got there first),
+	// it writes nothing and returns false.
+	FinishDelivery(ctx context.Context, d DeliveryRecord) (recorded bool, err error)
 
 	// AppendAudit adds an entry to the audit log.
 	AppendAudit(ctx context.Context, e AuditEntry) (AuditEntry, error)

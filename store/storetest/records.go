@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -33,6 +34,83 @@ func testRecords(t *testing.T, newDatabase func(t *testing.T) OpenFunc) {
 		first, err := b.store.FirstDelivery(t.Context(), "envelope:2", start)
 		require.NoError(t, err)
 		require.True(t, first, "another key is new")
+	})
+
+	t.Run("FinishDeliveryWritesKeyAuditAndReplyTogetherOnce", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, newDatabase)
+		replicas := []store.Store{b.store, b.open()}
+		ctx := t.Context()
+		record := func(i int) store.DeliveryRecord {
+			return store.DeliveryRecord{Key: "envelope:1", At: start,
+				Audit: store.AuditEntry{Actor: "U_ALICE", Action: "/deploy status", Outcome: "ok", Detail: fmt.Sprint(i)},
+				Reply: &store.OutboxMessage{Key: "reply:envelope:1", Op: store.OpEphemeral, Channel: "C_DEPLOYS",
+					User: "U_ALICE", Text: fmt.Sprintf("Nothing is being deployed (%d).", i)}}
+		}
+		const deliveries = 10
+		recorded := make([]bool, deliveries)
+		errs := make([]error, deliveries)
+		parallel(deliveries, func(i int) {
+			recorded[i], errs[i] = replicas[i%2].FinishDelivery(ctx, record(i))
+		})
+		winner := -1
+		for i := range deliveries {
+			require.NoError(t, errs[i])
+			if recorded[i] {
+				require.Equal(t, -1, winner, "recorded twice: by %d and %d", winner, i)
+				winner = i
+			}
+		}
+		require.NotEqual(t, -1, winner, "nobody recorded it")
+
+		entries, err := b.store.ListAudit(ctx, store.AuditQuery{})
+		require.NoError(t, err)
+		require.Len(t, entries, 1, "one audit entry for the delivery, however often it came")
+		require.Equal(t, fmt.Sprint(winner), entries[0].Detail)
+		require.Equal(t, start, entries[0].At, "the audit entry is dated with the delivery")
+		reply, err := b.store.GetOutbox(ctx, "reply:envelope:1")
+		require.NoError(t, err)
+		require.Equal(t, fmt.Sprintf("Nothing is being deployed (%d).", winner), reply.Text, "the winner's reply, not a loser's")
+		require.Equal(t, store.OutboxPending, reply.State)
+		first, err := b.store.FirstDelivery(ctx, "envelope:1", start)
+		require.NoError(t, err)
+		require.False(t, first, "the key is recorded as FirstDelivery's are")
+	})
+
+	t.Run("FinishDeliveryAfterFirstDeliveryWritesTheAnswer", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, newDatabase)
+		ctx := t.Context()
+		first, err := b.store.FirstDelivery(ctx, "envelope:2", start)
+		require.NoError(t, err)
+		require.True(t, first)
+		recorded, err := b.store.FinishDelivery(ctx, store.DeliveryRecord{
+			Audit: store.AuditEntry{Actor: "U_ALICE", Action: "/deploy v1.0.0", Outcome: "ok"}})
+		require.NoError(t, err)
+		require.True(t, recorded)
+		entries, err := b.store.ListAudit(ctx, store.AuditQuery{})
+		require.NoError(t, err)
+		require.Len(t, entries, 1)
+		require.Equal(t, start, entries[0].At, "a zero At means now")
+		_, err = b.store.GetOutbox(ctx, "reply:envelope:2")
+		require.ErrorIs(t, err, store.ErrNotFound, "no reply was given")
+	})
+
+	t.Run("FinishDeliveryWritesNothingWhenAPartFails", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, newDatabase)
+		ctx := t.Context()
+		_, err := b.store.FinishDelivery(ctx, store.DeliveryRecord{Key: "envelope:3",
+			Audit: store.AuditEntry{Actor: "U_ALICE", Action: "click incident.resolve", Outcome: "refused"},
+			Reply: &store.OutboxMessage{Key: "reply:envelope:3", Op: store.OpEphemeral, Channel: "C_INC",
+				User: "U_ALICE", Text: "Only the commander can resolve.", ThreadOf: "no-such-message"}})
+		require.ErrorIs(t, err, store.ErrNotFound)
+		entries, err := b.store.ListAudit(ctx, store.AuditQuery{})
+		require.NoError(t, err)
+		require.Empty(t, entries, "the audit entry went with the failed reply")
+		first, err := b.store.FirstDelivery(ctx, "envelope:3", start)
+		require.NoError(t, err)
+		require.True(t, first, "the key went too, so that a retry is handled")
 	})
 
 	t.Run("AuditLog", func(t *testing.T) {
