@@ -29,8 +29,9 @@ type Handler interface {
 	// Immediate decides the acknowledgement of a delivery. It runs before the ack, so it must
 	// not do I/O: parse errors and help can be answered here, nothing that needs the store.
 	Immediate(in commands.Inbound) commands.Ack
-	// Handle does the work for a delivery after the ack. It is called once per delivery,
-	// whatever the number of retries Slack made.
+	// Handle does the work for a delivery after the ack. It is called for every copy Slack
+	// delivers: it recognises a retry by in.DeliveryKey() and returns commands.ErrDuplicate,
+	// having done nothing again.
 	Handle(ctx context.Context, in commands.Inbound) error
 }
 
@@ -302,20 +303,15 @@ func (b *Bot) handle(ctx context.Context, in commands.Inbound) {
 			b.countHandled("panic")
 		}
 	}()
-	first, err := b.opts.Store.FirstDelivery(ctx, in.DeliveryKey(), b.opts.Clock.Now())
-	if err != nil {
-		// Without the de-duplication record we cannot tell a retry from a first delivery;
-		// handling it risks a double effect, dropping it loses a command. Handle it: every
-		// step is idempotent, and the handler itself reports the store being down.
-		log.Error().Err(err).Msg("recording the delivery failed; handling it anyway")
-	} else if !first {
+	err := b.opts.Handler.Handle(ctx, in)
+	if errors.Is(err, commands.ErrDuplicate) {
 		log.Debug().Msg("retried delivery already handled")
 		if b.opts.Metrics != nil {
 			b.opts.Metrics.duplicates.Inc()
 		}
 		return
 	}
-	if err := b.opts.Handler.Handle(ctx, in); err != nil {
+	if err != nil {
 		log.Error().Err(err).Msg("handling a delivery failed")
 		b.countHandled("error")
 		return

@@ -83,16 +83,26 @@ func StepLines(steps []store.Step, titles map[string]string) string {
 // Queue puts msg into the outbox as m, which names its key, channel, thread and whether it is
 // an upsert; Op defaults to a post. The outbox delivers it to Slack.
 func Queue(ctx context.Context, st store.Store, m store.OutboxMessage, msg Message, now time.Time) error {
-	blocks, err := msg.BlocksJSON()
+	m, err := Compose(m, msg, now)
 	if err != nil {
 		return err
+	}
+	if _, err := st.Enqueue(ctx, m); err != nil {
+		return fmt.Errorf("queueing %s: %w", m.Key, err)
+	}
+	return nil
+}
+
+// Compose fills the outbox message m with msg's text and blocks, due at now, for Queue or for a
+// caller that writes it together with other records (store.FinishDelivery).
+func Compose(m store.OutboxMessage, msg Message, now time.Time) (store.OutboxMessage, error) {
+	blocks, err := msg.BlocksJSON()
+	if err != nil {
+		return store.OutboxMessage{}, fmt.Errorf("composing %s: %w", m.Key, err)
 	}
 	if m.Op == "" {
 		m.Op = store.OpPost
 	}
 	m.Text, m.Blocks, m.NextAt = msg.Text, blocks, now
-	if _, err := st.Enqueue(ctx, m); err != nil {
-		return fmt.Errorf("queueing %s: %w", m.Key, err)
-	}
-	return nil
+	return m, nil
 }

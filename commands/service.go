@@ -111,19 +111,57 @@ func ephemeralPayload(text string) map[string]any {
 	return map[string]any{"response_type": "ephemeral", "text": text}
 }
 
-// Handle carries out a delivery after its ack.
+// ErrDuplicate is what Handle returns for a delivery it has handled before: Slack re-delivered
+// the envelope, or another replica got it first. Nothing was done again.
+var ErrDuplicate = errors.New("delivery handled already")
+
+// answer is how a delivery ends: what the audit log keeps of it and what the person is told.
+type answer struct {
+	who     chat.Actor
+	action  string // what was asked: "/deploy v1.0.0", "click deploy.approve"
+	outcome string // "ok", "refused", "usage", "error", "ignored"
+	detail  string // the reason for a refusal, the error
+	reply   chat.Message
+	channel string // where the reply is shown to who, only to them
+}
+
+// Handle carries out a delivery after its ack, once however often Slack delivers it.
+//
+// A delivery that may change something (start a run, press a button) takes its
+// de-duplication key before it acts, so that a retry never acts twice; one that only reads
+// (status, history, help) records its key with its answer. The answer — the audit entry and
+// the reply — is written in one transaction either way.
 func (s *Service) Handle(ctx context.Context, in Inbound) error {
-	var err error
-	responseURL := ""
+	keyFirst := changesSomething(in)
+	if keyFirst {
+		first, err := s.opts.Store.FirstDelivery(ctx, in.DeliveryKey(), s.opts.Clock.Now())
+		switch {
+		case err != nil:
+			// Without the record we cannot tell a retry from a first delivery; handling it
+			// risks a double effect, dropping it loses a command. Handle it: every step is
+			// idempotent, and the store being down is told below.
+			s.log.Error().Err(err).Str("delivery", in.DeliveryKey()).Msg("recording the delivery failed; handling it anyway")
+		case !first:
+			return ErrDuplicate
+		}
+	}
+	var (
+		a           *answer
+		err         error
+		responseURL string
+	)
 	switch in := in.(type) {
 	case Invocation:
-		err, responseURL = s.handleCommand(ctx, in), in.ResponseURL
+		a, responseURL = s.handleCommand(ctx, in), in.ResponseURL
 	case Click:
-		err, responseURL = s.handleClick(ctx, in), in.ResponseURL
+		a, responseURL = s.handleClick(ctx, in), in.ResponseURL
 	case Submission:
-		err = s.handleSubmission(ctx, in)
+		a = s.handleSubmission(ctx, in)
 	case Event:
-		err = s.handleEvent(ctx, in)
+		err = s.handleEvent(ctx, in) // events are not audited and get no reply
+	}
+	if a != nil {
+		err = s.finish(ctx, in, keyFirst, *a)
 	}
 	if errors.Is(err, store.ErrUnavailable) && s.opts.Responder != nil && responseURL != "" {
 		if rerr := s.opts.Responder.RespondNow(ctx, responseURL, storeDownText); rerr != nil {
@@ -133,27 +171,74 @@ func (s *Service) Handle(ctx context.Context, in Inbound) error {
 	return err
 }
 
-func (s *Service) handleCommand(ctx context.Context, in Invocation) error {
+// changesSomething reports whether a delivery may act: everything but the commands that only
+// read or are answered in the ack (help, usage errors).
+func changesSomething(in Inbound) bool {
+	inv, ok := in.(Invocation)
+	if !ok {
+		return true
+	}
+	req, err := Parse(inv.Command, inv.Text)
+	if err != nil {
+		return false
+	}
+	switch req.(type) {
+	case HelpRequest, ReleaseStatus, DeployStatus, DeployHistory, IncidentList, IncidentStatus:
+		return false
+	}
+	return true
+}
+
+// finish writes a delivery's answer: its audit entry, its reply and, unless it was taken
+// before, its key. A read-only delivery another copy of which got there first is a duplicate.
+func (s *Service) finish(ctx context.Context, in Inbound, keyTaken bool, a answer) error {
+	now := s.opts.Clock.Now()
+	d := store.DeliveryRecord{At: now, Audit: store.AuditEntry{
+		At: now, Actor: a.who.UserID, Action: a.action, Outcome: a.outcome, Detail: a.detail,
+	}}
+	if !keyTaken {
+		d.Key = in.DeliveryKey()
+	}
+	if !a.reply.Empty() && a.channel != "" {
+		reply, err := chat.Compose(store.OutboxMessage{
+			Key: "reply:" + in.DeliveryKey(), Op: store.OpEphemeral, Channel: a.channel, User: a.who.UserID,
+		}, a.reply, now)
+		if err != nil {
+			return err
+		}
+		d.Reply = &reply
+	}
+	recorded, err := s.opts.Store.FinishDelivery(ctx, d)
+	switch {
+	case err != nil:
+		return fmt.Errorf("recording the answer to %s: %w", a.action, err)
+	case !recorded:
+		return ErrDuplicate
+	}
+	return nil
+}
+
+func (s *Service) handleCommand(ctx context.Context, in Invocation) *answer {
 	who := chat.Actor{UserID: in.UserID, UserName: in.UserName, ChannelID: in.ChannelID, TriggerID: in.TriggerID}
 	req, err := Parse(in.Command, in.Text)
 	if err != nil {
 		// The person already has the usage message from the ack.
-		return s.audit(ctx, who, in.Command+" "+truncate(in.Text, 200), "usage", err.Error())
+		return &answer{who: who, action: in.Command + " " + truncate(in.Text, 200), outcome: "usage", detail: err.Error()}
 	}
 	action := req.String()
 	if _, ok := req.(HelpRequest); ok {
-		return s.audit(ctx, who, action, "ok", "")
+		return &answer{who: who, action: action, outcome: "ok"}
 	}
 	if reason, ok := s.opts.Unavailable[in.Command]; ok {
-		return s.refuse(ctx, in, who, action, reason)
+		return refusal(who, action, reason)
 	}
 	if role, needed := requiredRole(req); needed {
 		ok, err := s.opts.Roles.Has(ctx, who.UserID, role)
 		if err != nil {
-			return s.fault(ctx, in, who, action, fmt.Errorf("checking the %s role: %w", role, err))
+			return s.fault(who, action, fmt.Errorf("checking the %s role: %w", role, err))
 		}
 		if !ok {
-			return s.refuse(ctx, in, who, action, fmt.Sprintf("Only %s can %s.", s.opts.Roles.Holders(role), roleVerb(req)))
+			return refusal(who, action, fmt.Sprintf("Only %s can %s.", s.opts.Roles.Holders(role), roleVerb(req)))
 		}
 	}
 	for _, d := range s.opts.Domains {
@@ -162,20 +247,17 @@ func (s *Service) handleCommand(ctx context.Context, in Invocation) error {
 		}
 		msg, err := d.Serve(ctx, who, req)
 		if r, ok := chat.AsRefusal(err); ok {
-			return s.refuse(ctx, in, who, action, r.Reason)
+			return refusal(who, action, r.Reason)
 		}
 		if err != nil {
-			return s.fault(ctx, in, who, action, err)
+			return s.fault(who, action, err)
 		}
-		if err := s.reply(ctx, in.DeliveryKey(), in.ChannelID, in.UserID, msg); err != nil {
-			return err
-		}
-		return s.audit(ctx, who, action, "ok", "")
+		return &answer{who: who, action: action, outcome: "ok", reply: msg, channel: who.ChannelID}
 	}
-	return s.refuse(ctx, in, who, action, fmt.Sprintf("%s is not set up on this opsbot yet.", in.Command))
+	return refusal(who, action, fmt.Sprintf("%s is not set up on this opsbot yet.", in.Command))
 }
 
-func (s *Service) handleClick(ctx context.Context, in Click) error {
+func (s *Service) handleClick(ctx context.Context, in Click) *answer {
 	who := chat.Actor{UserID: in.UserID, UserName: in.UserName, ChannelID: in.ChannelID, TriggerID: in.TriggerID}
 	action := "click " + in.ActionID
 	for _, d := range s.opts.Domains {
@@ -184,27 +266,18 @@ func (s *Service) handleClick(ctx context.Context, in Click) error {
 		}
 		msg, err := d.Click(ctx, who, in)
 		if r, ok := chat.AsRefusal(err); ok {
-			if err := s.reply(ctx, in.DeliveryKey(), in.ChannelID, in.UserID, chat.Text("%s", r.Reason)); err != nil {
-				return err
-			}
-			return s.audit(ctx, who, action, "refused", r.Reason)
+			return refusal(who, action, r.Reason)
 		}
 		if err != nil {
 			s.log.Error().Err(err).Str("action", in.ActionID).Msg("handling a click failed")
-			if err := s.reply(ctx, in.DeliveryKey(), in.ChannelID, in.UserID, faultMessage()); err != nil {
-				return err
-			}
-			return s.audit(ctx, who, action, "error", err.Error())
+			return &answer{who: who, action: action, outcome: "error", detail: err.Error(), reply: faultMessage(), channel: who.ChannelID}
 		}
-		if err := s.reply(ctx, in.DeliveryKey(), in.ChannelID, in.UserID, msg); err != nil {
-			return err
-		}
-		return s.audit(ctx, who, action, "ok", "")
+		return &answer{who: who, action: action, outcome: "ok", reply: msg, channel: who.ChannelID}
 	}
-	return s.audit(ctx, who, action, "ignored", "no domain owns this action")
+	return &answer{who: who, action: action, outcome: "ignored", detail: "no domain owns this action"}
 }
 
-func (s *Service) handleSubmission(ctx context.Context, in Submission) error {
+func (s *Service) handleSubmission(ctx context.Context, in Submission) *answer {
 	who := chat.Actor{UserID: in.UserID, UserName: in.UserName, TriggerID: in.TriggerID}
 	action := "submit " + in.CallbackID
 	for _, d := range s.opts.Domains {
@@ -212,22 +285,16 @@ func (s *Service) handleSubmission(ctx context.Context, in Submission) error {
 			continue
 		}
 		msg, err := d.Submit(ctx, who, in)
-		outcome, detail := "ok", ""
+		a := &answer{who: who, action: action, outcome: "ok", reply: msg, channel: msg.Channel}
 		if r, ok := chat.AsRefusal(err); ok {
-			outcome, detail, msg = "refused", r.Reason, chat.Message{Text: r.Reason, Channel: msg.Channel}
+			a.outcome, a.detail, a.reply = "refused", r.Reason, chat.Message{Text: r.Reason}
 		} else if err != nil {
 			s.log.Error().Err(err).Str("view", in.CallbackID).Msg("handling a modal failed")
-			outcome, detail = "error", err.Error()
-			msg = chat.Message{Text: faultMessage().Text, Channel: msg.Channel}
+			a.outcome, a.detail, a.reply = "error", err.Error(), faultMessage()
 		}
-		if msg.Channel != "" {
-			if err := s.reply(ctx, in.DeliveryKey(), msg.Channel, in.UserID, msg); err != nil {
-				return err
-			}
-		}
-		return s.audit(ctx, who, action, outcome, detail)
+		return a
 	}
-	return s.audit(ctx, who, action, "ignored", "no domain owns this modal")
+	return &answer{who: who, action: action, outcome: "ignored", detail: "no domain owns this modal"}
 }
 
 // handleEvent passes an event to the domains that follow events. Events are not audited: they
@@ -244,43 +311,19 @@ func (s *Service) handleEvent(ctx context.Context, ev Event) error {
 	return errors.Join(errs...)
 }
 
-func (s *Service) refuse(ctx context.Context, in Inbound, who chat.Actor, action, reason string) error {
-	if err := s.reply(ctx, in.DeliveryKey(), who.ChannelID, who.UserID, chat.Text("%s", reason)); err != nil {
-		return err
-	}
-	return s.audit(ctx, who, action, "refused", reason)
+// refusal tells the person why not.
+func refusal(who chat.Actor, action, reason string) *answer {
+	return &answer{who: who, action: action, outcome: "refused", detail: reason, reply: chat.Text("%s", reason), channel: who.ChannelID}
 }
 
-func (s *Service) fault(ctx context.Context, in Inbound, who chat.Actor, action string, cause error) error {
+// fault logs what failed and tells the person that nothing was changed.
+func (s *Service) fault(who chat.Actor, action string, cause error) *answer {
 	s.log.Error().Err(cause).Str("action", action).Msg("a command failed")
-	if err := s.reply(ctx, in.DeliveryKey(), who.ChannelID, who.UserID, faultMessage()); err != nil {
-		return err
-	}
-	return s.audit(ctx, who, action, "error", cause.Error())
+	return &answer{who: who, action: action, outcome: "error", detail: cause.Error(), reply: faultMessage(), channel: who.ChannelID}
 }
 
 func faultMessage() chat.Message {
 	return chat.Text("Something went wrong on my side and nothing was changed; it is in my logs. Please try again in a minute.")
-}
-
-// reply queues an ephemeral answer to the person; the key makes a retried handler reply once.
-func (s *Service) reply(ctx context.Context, deliveryKey, channel, user string, msg chat.Message) error {
-	if msg.Empty() {
-		return nil
-	}
-	return chat.Queue(ctx, s.opts.Store, store.OutboxMessage{
-		Key: "reply:" + deliveryKey, Op: store.OpEphemeral, Channel: channel, User: user,
-	}, msg, s.opts.Clock.Now())
-}
-
-func (s *Service) audit(ctx context.Context, who chat.Actor, action, outcome, detail string) error {
-	_, err := s.opts.Store.AppendAudit(ctx, store.AuditEntry{
-		At: s.opts.Clock.Now(), Actor: who.UserID, Action: action, Outcome: outcome, Detail: detail,
-	})
-	if err != nil {
-		return fmt.Errorf("writing the audit log: %w", err)
-	}
-	return nil
 }
 
 // requiredRole is the role a command needs before any domain sees it. Read-only commands

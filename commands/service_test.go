@@ -2,6 +2,7 @@ package commands_test
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -145,6 +146,71 @@ func TestCommandsAreAuthorisedAuditedAndAnswered(t *testing.T) {
 			require.Equal(t, tt.user, audit[0].Actor)
 			require.Equal(t, tt.reachesUs, len(b.domain.served) == 1)
 		})
+	}
+}
+
+// Slack re-delivers an envelope whose ack it missed, and with several replicas two copies can
+// be handled at once. Either way the person gets one answer and the audit log one entry; a
+// command that changes something reaches its domain once.
+func TestARetriedDeliveryIsAnsweredAndAuditedOnce(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		text       string
+		reply      string
+		servedOnce bool // a read-only command may be served by both copies; only one answer counts
+	}{
+		{name: "deploy", text: "v1.0.0", reply: "started", servedOnce: true},
+		{name: "status", text: "status", reply: "started"},
+		{name: "usage error", text: "v1.0"},
+	}
+	for _, tt := range tests {
+		for _, together := range []bool{false, true} {
+			name := tt.name + "/one after the other"
+			if together {
+				name = tt.name + "/at the same time"
+			}
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				b := setup(t, filepath.Join(t.TempDir(), "opsbot.db"))
+				in := invocation("retried", "U0ALICE", tt.text)
+				errs := make([]error, 2)
+				if together {
+					var wg sync.WaitGroup
+					for i := range errs {
+						wg.Go(func() { errs[i] = b.svc.Handle(t.Context(), in) })
+					}
+					wg.Wait()
+				} else {
+					for i := range errs {
+						errs[i] = b.svc.Handle(t.Context(), in)
+					}
+				}
+				duplicates := 0
+				for _, err := range errs {
+					if errors.Is(err, commands.ErrDuplicate) {
+						duplicates++
+					} else {
+						require.NoError(t, err)
+					}
+				}
+				require.Equal(t, 1, duplicates, "one copy is recognised as a duplicate")
+
+				audit, err := b.st.ListAudit(t.Context(), store.AuditQuery{})
+				require.NoError(t, err)
+				require.Len(t, audit, 1, "audited once")
+				reply, err := b.st.GetOutbox(t.Context(), "reply:"+in.DeliveryKey())
+				if tt.reply == "" {
+					require.ErrorIs(t, err, store.ErrNotFound)
+				} else {
+					require.NoError(t, err)
+					require.Equal(t, tt.reply, reply.Text)
+				}
+				if tt.servedOnce {
+					require.Len(t, b.domain.served, 1, "the deploy was started once")
+				}
+			})
+		}
 	}
 }
 
