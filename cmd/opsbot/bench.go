@@ -151,11 +151,16 @@ func (b *bench) childEnv(extra ...string) []string {
 
 // startOpsbot writes config to NAME.yaml and starts `opsbot serve` with it, logging to NAME.log.
 func (b *bench) startOpsbot(name, config string) (*child, error) {
+	return b.startOpsbotBinary(b.binary, name, config)
+}
+
+// startOpsbotBinary is startOpsbot with another opsbot binary (bench ack --before).
+func (b *bench) startOpsbotBinary(binary, name, config string) (*child, error) {
 	path := filepath.Join(b.dir, name+".yaml")
 	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
 		return nil, fmt.Errorf("writing %s: %w", path, err)
 	}
-	return startChild(b.binary, []string{"serve", "--config", path}, b.childEnv(), filepath.Join(b.dir, name+".log"))
+	return startChild(binary, []string{"serve", "--config", path}, b.childEnv(), filepath.Join(b.dir, name+".log"))
 }
 
 // child is a process a benchmark started.
@@ -249,6 +254,34 @@ func (c *child) memory() (memoryUse, error) {
 		}
 	}
 	return m, sc.Err()
+}
+
+// userHZ is the unit of the CPU times in /proc/PID/stat: 100 on every Linux this runs on (Go
+// cannot ask sysconf without cgo).
+const userHZ = 100
+
+// cpuTime reads the CPU time the process has used so far, user and system, to 10 ms.
+func (c *child) cpuTime() (time.Duration, error) {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.cmd.Process.Pid))
+	if err != nil {
+		return 0, fmt.Errorf("reading the CPU time of process %d: %w", c.cmd.Process.Pid, err)
+	}
+	// The command name, in parentheses, may hold spaces; the fields after it are fixed:
+	// state is the 3rd field of the file, utime the 14th and stime the 15th.
+	_, rest, ok := strings.Cut(string(stat), ") ")
+	fields := strings.Fields(rest)
+	if !ok || len(fields) < 13 {
+		return 0, fmt.Errorf("reading the CPU time of process %d: unexpected /proc/PID/stat %q", c.cmd.Process.Pid, stat)
+	}
+	var ticks int64
+	for _, f := range fields[11:13] {
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("reading the CPU time of process %d: %w", c.cmd.Process.Pid, err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * time.Second / userHZ, nil
 }
 
 // rssSampler keeps the largest resident set a process showed.

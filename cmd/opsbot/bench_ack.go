@@ -23,9 +23,11 @@ import (
 // reports the ack latency Slack sees (envelope sent → ack received) for opsbot doing its real
 // work while every GitHub call takes seconds, and for an app that only acks: the floor on this
 // machine. Each app has a sandbox of its own and runs as a child process, so both are measured
-// alike and their memory can be read. The load alternates between them in windows (after each
-// of opsbot's, until it has handled what it acked), so that whatever else the machine is doing
-// weighs on both alike; --windows 1 gives each one unbroken load, the floor first.
+// alike and their memory and CPU time can be read. The load alternates between them in windows
+// (after each of opsbot's, until it has handled what it acked), each window starting with
+// another app, so that whatever else the machine is doing weighs on both alike; --windows 1
+// gives each one unbroken load, the floor first. --before adds an earlier opsbot build as a
+// third app, for a before/after comparison under the same conditions.
 func runBenchAck(ctx context.Context, env environment, args []string) error {
 	fs := flag.NewFlagSet("bench ack", flag.ContinueOnError)
 	fs.SetOutput(env.stderr)
@@ -36,6 +38,7 @@ func runBenchAck(ctx context.Context, env environment, args []string) error {
 	windows := fs.Int("windows", 10, "windows the load is split into, alternating between the apps")
 	githubLatency := fs.Duration("github-latency", 2*time.Second, "how long the sandbox GitHub takes to answer each call")
 	drain := fs.Duration("drain", 5*time.Minute, "how long to wait, after a window, for opsbot to handle every delivery")
+	before := fs.String("before", "", "another opsbot binary (an earlier build) to measure in the same run, in windows of its own")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
 	}
@@ -58,27 +61,46 @@ func runBenchAck(ctx context.Context, env environment, args []string) error {
 		return fmt.Errorf("ack-only floor: %w", err)
 	}
 	defer floor.close()
-	bot, err := b.startAckRig(ctx, &opsbotTarget{githubLatency: *githubLatency, drain: *drain})
+	rigs := []*ackRig{floor}
+	if *before != "" {
+		earlier, err := b.startAckRig(ctx, &opsbotTarget{label: "opsbot before", files: "opsbot-before", binary: *before, githubLatency: *githubLatency, drain: *drain})
+		if err != nil {
+			return fmt.Errorf("opsbot before: %w", err)
+		}
+		defer earlier.close()
+		rigs = append(rigs, earlier)
+	}
+	bot, err := b.startAckRig(ctx, &opsbotTarget{label: "opsbot serve", files: "opsbot", binary: b.binary, githubLatency: *githubLatency, drain: *drain})
 	if err != nil {
 		return fmt.Errorf("opsbot: %w", err)
 	}
 	defer bot.close()
+	rigs = append(rigs, bot)
 	for w := range *windows {
 		load := ackLoad{rate: *rate, first: total * w / *windows, count: total*(w+1) / *windows - total*w / *windows}
-		for _, r := range []*ackRig{floor, bot} {
+		// Each window starts with another app, so that none always follows the same one
+		// (whose leftover work, a GC or a WAL checkpoint, would weigh on it).
+		for i := range rigs {
+			r := rigs[(w+i)%len(rigs)]
 			if err := r.drive(ctx, load); err != nil {
 				return fmt.Errorf("%s: %w", r.target.name(), err)
 			}
 		}
 	}
-	results := []ackResult{floor.result(), bot.result()}
-	fmt.Fprintf(env.stdout, "%-16s %9s %7s %5s %7s %9s %9s %9s %4s %9s\n",
-		"", "envelopes", "acked", "lost", "retries", "p50", "p99", "max", ">3s", "RSS peak")
+	var results []ackResult
+	for _, r := range rigs {
+		results = append(results, r.result())
+	}
+	fmt.Fprintf(env.stdout, "%-16s %9s %7s %5s %7s %9s %9s %9s %4s %9s %9s\n",
+		"", "envelopes", "acked", "lost", "retries", "p50", "p99", "max", ">3s", "RSS peak", "CPU each")
 	for _, r := range results {
 		fmt.Fprintln(env.stdout, r.row())
 	}
-	fmt.Fprintf(env.stdout, "\nopsbot p99 / floor p99 = %.2f (goal ≤ 1.5); acks past 3 s: %d (goal 0); lost: %d (goal 0)\n",
-		float64(results[1].p99)/float64(results[0].p99), results[1].over3s, results[1].lost)
+	fmt.Fprintln(env.stdout)
+	for _, r := range results[1:] {
+		fmt.Fprintf(env.stdout, "%s p99 / floor p99 = %.2f (goal ≤ 1.5); acks past 3 s: %d (goal 0); lost: %d (goal 0)\n",
+			r.name, float64(r.p99)/float64(results[0].p99), r.over3s, r.lost)
+	}
 	for _, r := range results {
 		if r.note != "" {
 			fmt.Fprintln(env.stdout, r.note)
@@ -166,6 +188,7 @@ type ackRig struct {
 	proc     *child
 	before   fakeslack.Stats // at the start of the first window
 	rss      rssSampler
+	cpu      time.Duration // CPU time the app used during the windows and their settling
 	sent     int
 	failures []error
 }
@@ -209,6 +232,7 @@ func (r *ackRig) drive(ctx context.Context, load ackLoad) error {
 		wg sync.WaitGroup
 		mu sync.Mutex
 	)
+	cpuBefore, cpuErr := r.proc.cpuTime()
 	interval := time.Second / time.Duration(load.rate)
 	start := time.Now()
 	for i := range load.count {
@@ -239,6 +263,9 @@ func (r *ackRig) drive(ctx context.Context, load ackLoad) error {
 	r.sent += load.count
 	err := r.target.settle(ctx, r.sb.Slack.Stats().Acked)
 	r.rss.sample()
+	if cpuAfter, err := r.proc.cpuTime(); err == nil && cpuErr == nil {
+		r.cpu += cpuAfter - cpuBefore
+	}
 	return err
 }
 
@@ -250,12 +277,13 @@ type ackResult struct {
 	p50, p99, max time.Duration
 	over3s        int
 	peak          int64 // the largest resident set seen: sampled under load, or the kernel's VmHWM
+	cpuPerAction  time.Duration
 	note          string
 }
 
 func (r ackResult) row() string {
-	return fmt.Sprintf("%-16s %9d %7d %5d %7d %9s %9s %9s %4d %9s", r.name, r.sent, r.acked, r.lost, r.retries,
-		ms(r.p50), ms(r.p99), ms(r.max), r.over3s, mb(r.peak))
+	return fmt.Sprintf("%-16s %9d %7d %5d %7d %9s %9s %9s %4d %9s %9s", r.name, r.sent, r.acked, r.lost, r.retries,
+		ms(r.p50), ms(r.p99), ms(r.max), r.over3s, mb(r.peak), ms(r.cpuPerAction))
 }
 
 func (r *ackRig) result() ackResult {
@@ -266,6 +294,9 @@ func (r *ackRig) result() ackResult {
 		name: r.target.name(), sent: r.sent, acked: after.Acked - r.before.Acked, lost: len(r.failures),
 		retries: after.Retries - r.before.Retries, p50: window.AckLatency(0.5), p99: window.AckLatency(0.99),
 		peak: r.rss.max, note: r.target.report(),
+	}
+	if r.sent > 0 {
+		res.cpuPerAction = r.cpu / time.Duration(r.sent)
 	}
 	if len(latencies) > 0 {
 		res.max = slices.Max(latencies)
@@ -340,6 +371,9 @@ func runAckFloor(ctx context.Context, env environment) error {
 // opsbotTarget is `opsbot serve` on the sandbox, with an incident open (whose Resolve button
 // the load presses) and a release under way while GitHub is slow.
 type opsbotTarget struct {
+	label         string // how the results name it
+	files         string // its configuration, store and log are FILES.yaml, FILES.db, FILES.log
+	binary        string // the opsbot binary to run
 	githubLatency time.Duration
 	drain         time.Duration
 	metrics       string // the child's /metrics URL, once started
@@ -349,7 +383,7 @@ type opsbotTarget struct {
 	outbox       float64       // replies waiting in the outbox after the last window
 }
 
-func (*opsbotTarget) name() string { return "opsbot serve" }
+func (t *opsbotTarget) name() string { return t.label }
 
 func (t *opsbotTarget) start(b *bench, sb *sandbox.Sandbox) (*child, error) {
 	addr, err := freeAddr()
@@ -358,7 +392,7 @@ func (t *opsbotTarget) start(b *bench, sb *sandbox.Sandbox) (*child, error) {
 	}
 	t.metrics = "http://" + addr + "/metrics"
 	sb.GitHub.Latency(t.githubLatency)
-	return b.startOpsbot("opsbot", withListen(sb.Config(filepath.Join(b.dir, "opsbot.db")), addr))
+	return b.startOpsbotBinary(t.binary, t.files, withListen(sb.Config(filepath.Join(b.dir, t.files+".db")), addr))
 }
 
 // prepare declares an incident, waits for its announcement's buttons, and starts a release.
@@ -409,7 +443,7 @@ func (t *opsbotTarget) settle(ctx context.Context, acked int) error {
 }
 
 func (t *opsbotTarget) report() string {
-	return fmt.Sprintf("opsbot handled all %d deliveries, each window's within %.1f s of its end; at the end %.0f replies "+
+	return fmt.Sprintf("%s handled all %d deliveries, each window's within %.1f s of its end; at the end %.0f replies "+
 		"were waiting in the outbox, which paces chat.postEphemeral to Slack's 100 a minute.",
-		t.handled, t.slowestDrain.Seconds(), t.outbox)
+		t.label, t.handled, t.slowestDrain.Seconds(), t.outbox)
 }

@@ -27,7 +27,15 @@ func TestBenchmarksCountEverythingTheyDrive(t *testing.T) {
 			`ack-only floor +40 +40 +0 +0 `,
 			`opsbot serve +40 +40 +0 +0 `,
 			`acks past 3 s: 0 \(goal 0\); lost: 0 \(goal 0\)`,
-			`opsbot handled all 42 deliveries`,
+			`opsbot serve handled all 42 deliveries`,
+		}},
+		{"ack with an earlier build", []string{"ack", "--rate", "40", "--duration", "1s", "--github-latency", "0s", "--before", bin}, []string{
+			`ack-only floor +40 +40 +0 +0 `,
+			`opsbot before +40 +40 +0 +0 `,
+			`opsbot serve +40 +40 +0 +0 `,
+			`opsbot before p99 / floor p99 = [0-9.]+ \(goal ≤ 1.5\); acks past 3 s: 0`,
+			`opsbot serve p99 / floor p99 = [0-9.]+ \(goal ≤ 1.5\); acks past 3 s: 0`,
+			`opsbot before handled all 42 deliveries`,
 		}},
 		{"fanout", []string{"fanout", "--channels", "3", "--updates", "4"}, []string{
 			`SEV1 told to 3 channels, declaration \+ 4 updates = 5 notes per channel, 15 in all`,
