@@ -164,7 +164,7 @@ func (w *outboxWorker) deliver(ctx context.Context, m store.OutboxMessage) {
 
 	wait, fromFull := w.pacer.reserve(method, m.Channel, time.Now())
 	if wait > 0 {
-		if wait > w.opts.MaxPaceWait {
+		if wait > w.opts.MaxPaceWait || !w.holds(m, wait) {
 			w.pacer.release(method, m.Channel)
 			w.retry(ctx, log, m, wait, "paced: waiting for Slack's rate limit")
 			return
@@ -204,6 +204,14 @@ func (w *outboxWorker) deliver(ctx context.Context, m store.OutboxMessage) {
 			log.Error().Err(err).Msg("recording a dead outbox message failed")
 		}
 	}
+}
+
+// holds reports whether the lease on a claimed message lasts through waiting for wait and
+// then sending, with a third of a lease to spare for the Slack call. A message sent on a lapsed
+// lease may have been claimed, and sent, by another replica meanwhile; one put back is not.
+// Waits add up: a channel's messages are sent one after another, each paced in turn.
+func (w *outboxWorker) holds(m store.OutboxMessage, wait time.Duration) bool {
+	return m.LeaseUntil != nil && w.clock.Now().Add(wait+w.opts.Lease/3).Before(*m.LeaseUntil)
 }
 
 func (w *outboxWorker) retry(ctx context.Context, log zerolog.Logger, m store.OutboxMessage, after time.Duration, why string) {

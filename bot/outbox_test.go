@@ -348,3 +348,69 @@ func TestOutboxUpdateWithoutBlocksReplacesTheOldBlocks(t *testing.T) {
 	require.NotContains(t, string(msgs[0].Blocks), "deploy.approve", "the old Approve button is gone")
 	require.Contains(t, string(msgs[0].Blocks), "the release head moved", "the new text is what the blocks show")
 }
+
+// leaseWatch notes, for every outbox message the worker finishes, whether it still held the
+// lease it claimed the message with: a message sent after its lease ran out may have been
+// claimed and sent by another replica meanwhile.
+type leaseWatch struct {
+	store.Store
+	clock  clock.Clock
+	mu     sync.Mutex
+	leases map[int64]store.OutboxMessage // message ID → its latest claim
+	lapsed []string                      // keys of messages finished after their lease ended
+}
+
+func (s *leaseWatch) ClaimOutbox(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]store.OutboxMessage, error) {
+	msgs, err := s.Store.ClaimOutbox(ctx, owner, now, lease, limit)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range msgs {
+		s.leases[m.ID] = m
+	}
+	return msgs, err
+}
+
+func (s *leaseWatch) CompleteOutbox(ctx context.Context, id int64, owner string, rev int64, ts string, at time.Time) error {
+	s.mu.Lock()
+	if claim := s.leases[id]; s.clock.Now().After(*claim.LeaseUntil) {
+		s.lapsed = append(s.lapsed, claim.Key)
+	}
+	s.mu.Unlock()
+	return s.Store.CompleteOutbox(ctx, id, owner, rev, ts, at)
+}
+
+// Pacing holds a message back to stay under Slack's limits; it must never hold it past the
+// lease it was claimed with, or another replica would claim it and post it a second time.
+func TestOutboxNeverWaitsForThePacerPastItsLease(t *testing.T) {
+	t.Parallel()
+	watch := &leaseWatch{clock: clock.Real{}, leases: map[int64]store.OutboxMessage{}}
+	w := start(t, setup{
+		wrapStore: func(st store.Store) store.Store { watch.Store = st; return watch },
+		options: func(o *bot.Options) {
+			o.Outbox.Lease = time.Second
+			o.Outbox.Limits = map[string]bot.Limit{"chat.update": {PerMinute: 60, Burst: 1}}
+		},
+	})
+	var keys []string
+	for i := range 4 {
+		key := fmt.Sprintf("run:%d", i+1)
+		w.enqueue(t, card(key, fakeslack.Deploys, key+" started"))
+		keys = append(keys, key)
+	}
+	w.awaitSettled(t, keys...)
+	// Four cards change at once: their updates are claimed together, and the pacer lets one
+	// through a second.
+	for _, key := range keys {
+		w.enqueue(t, card(key, fakeslack.Deploys, key+" done"))
+	}
+	w.awaitSettled(t, keys...)
+
+	var want []shown
+	for _, key := range keys {
+		want = append(want, shown{Text: key + " done", Edited: true})
+	}
+	require.Equal(t, want, shownBy(w, fakeslack.Deploys))
+	watch.mu.Lock()
+	defer watch.mu.Unlock()
+	require.Empty(t, watch.lapsed, "sent after the lease ended")
+}
