@@ -1,7 +1,7 @@
 // Package bot is opsbot's Slack transport: it keeps the Socket Mode connection, acknowledges
-// every envelope before any slow work, recognises retried deliveries, hands each delivery to
-// the application (commands) on a worker, and drains the durable outbox to the Web API at the
-// pace Slack allows.
+// every envelope before any slow work, hands each delivery (a retry under the same key as the
+// first copy) to the application (commands) on a worker, and drains the durable outbox to the
+// Web API at the pace Slack allows.
 //
 // Nothing here knows what a deploy is. Everything the bot says comes from the outbox, which the
 // application fills; the bot only decides when and how it reaches Slack.

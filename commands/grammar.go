@@ -1,9 +1,12 @@
 // Package commands is the grammar of opsbot's slash commands: it turns the text Slack sends for
 // /release, /deploy, /rollback and /incident into a typed Request, or into a UsageError whose text
 // tells the person what was wrong and what the right form is. It also writes each command's help
-// and makes user text safe to echo back into Slack (Sanitize). Everything here is pure: no I/O.
-//
+// and makes user text safe to echo back into Slack (Sanitize). The grammar is pure: no I/O.
 // One table (grammars) drives both parsing and help, so the two cannot drift apart.
+//
+// Service (service.go) is the application behind the bot: it recognises retried deliveries,
+// authorises, hands each request to its domain (deploys, incidents) and records the answer —
+// audit entry and reply — in one store transaction.
 package commands
 
 import (
