@@ -11,10 +11,12 @@ import (
 // This file holds the append-only records: the audit log, run events and the keys of the
 // envelopes already delivered.
 
+// insertDelivery records a delivery's key unless it is recorded already.
+const insertDelivery = `INSERT INTO deliveries (key, at) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`
+
 // FirstDelivery records key and reports whether it was new.
 func (s *SQL) FirstDelivery(ctx context.Context, key string, at time.Time) (bool, error) {
-	recorded, err := s.writer.ExecContext(ctx, `INSERT INTO deliveries (key, at) VALUES ($1, $2)
-		ON CONFLICT (key) DO NOTHING`, key, unixNano(at))
+	recorded, err := s.writer.ExecContext(ctx, insertDelivery, key, unixNano(at))
 	if err != nil {
 		return false, s.failed(fmt.Sprintf("recording delivery %q", key), err)
 	}
@@ -44,8 +46,7 @@ func (s *SQL) FinishDelivery(ctx context.Context, d DeliveryRecord) (bool, error
 	}
 	err := s.inTx(ctx, func(tx stmtTx) error {
 		if d.Key != "" {
-			recorded, err := tx.ExecContext(ctx, `INSERT INTO deliveries (key, at) VALUES ($1, $2)
-				ON CONFLICT (key) DO NOTHING`, d.Key, unixNano(d.At))
+			recorded, err := tx.ExecContext(ctx, insertDelivery, d.Key, unixNano(d.At))
 			if err != nil {
 				return err
 			}

@@ -193,7 +193,7 @@ type DeliveryRecord struct {
 	// Key is the delivery's de-duplication key, to be recorded with the rest; empty when the
 	// handler took it with FirstDelivery before acting (a request that changes something).
 	Key   string
-	At    time.Time
+	At    time.Time // when it was handled; zero means now
 	Audit AuditEntry
 	Reply *OutboxMessage // the answer for the person; nil for none
 }
