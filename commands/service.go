@@ -132,7 +132,16 @@ type answer struct {
 // (status, history, help) records its key with its answer. The answer — the audit entry and
 // the reply — is written in one transaction either way.
 func (s *Service) Handle(ctx context.Context, in Inbound) error {
-	keyFirst := changesSomething(in)
+	var (
+		req      Request
+		parseErr error
+	)
+	inv, isCommand := in.(Invocation)
+	if isCommand {
+		req, parseErr = Parse(inv.Command, inv.Text)
+	}
+	// A usage error only reads: the person has the usage message from the ack.
+	keyFirst := !isCommand || (parseErr == nil && !readOnly(req))
 	if keyFirst {
 		first, err := s.opts.Store.FirstDelivery(ctx, in.DeliveryKey(), s.opts.Clock.Now())
 		switch {
@@ -152,7 +161,7 @@ func (s *Service) Handle(ctx context.Context, in Inbound) error {
 	)
 	switch in := in.(type) {
 	case Invocation:
-		a, responseURL = s.handleCommand(ctx, in), in.ResponseURL
+		a, responseURL = s.handleCommand(ctx, in, req, parseErr), in.ResponseURL
 	case Click:
 		a, responseURL = s.handleClick(ctx, in), in.ResponseURL
 	case Submission:
@@ -171,22 +180,14 @@ func (s *Service) Handle(ctx context.Context, in Inbound) error {
 	return err
 }
 
-// changesSomething reports whether a delivery may act: everything but the commands that only
-// read or are answered in the ack (help, usage errors).
-func changesSomething(in Inbound) bool {
-	inv, ok := in.(Invocation)
-	if !ok {
-		return true
-	}
-	req, err := Parse(inv.Command, inv.Text)
-	if err != nil {
-		return false
-	}
+// readOnly reports whether a command only reads or is answered in the ack (help): it cannot
+// act twice, so its key may wait for its answer.
+func readOnly(req Request) bool {
 	switch req.(type) {
 	case HelpRequest, ReleaseStatus, DeployStatus, DeployHistory, IncidentList, IncidentStatus:
-		return false
+		return true
 	}
-	return true
+	return false
 }
 
 // finish writes a delivery's answer: its audit entry, its reply and, unless it was taken
@@ -218,12 +219,12 @@ func (s *Service) finish(ctx context.Context, in Inbound, keyTaken bool, a answe
 	return nil
 }
 
-func (s *Service) handleCommand(ctx context.Context, in Invocation) *answer {
+// handleCommand carries out a slash command, parsed by Handle into req or parseErr.
+func (s *Service) handleCommand(ctx context.Context, in Invocation, req Request, parseErr error) *answer {
 	who := chat.Actor{UserID: in.UserID, UserName: in.UserName, ChannelID: in.ChannelID, TriggerID: in.TriggerID}
-	req, err := Parse(in.Command, in.Text)
-	if err != nil {
+	if parseErr != nil {
 		// The person already has the usage message from the ack.
-		return &answer{who: who, action: in.Command + " " + truncate(in.Text, 200), outcome: "usage", detail: err.Error()}
+		return &answer{who: who, action: in.Command + " " + truncate(in.Text, 200), outcome: "usage", detail: parseErr.Error()}
 	}
 	action := req.String()
 	if _, ok := req.(HelpRequest); ok {

@@ -57,8 +57,7 @@ func (s *SQL) FinishDelivery(ctx context.Context, d DeliveryRecord) (bool, error
 			}
 		}
 		e := d.Audit
-		if _, err := tx.ExecContext(ctx, `INSERT INTO audit (at, actor, action, run_id, outcome, detail)
-			VALUES ($1, $2, $3, $4, $5, $6)`,
+		if _, err := tx.ExecContext(ctx, insertAudit,
 			unixNano(e.At), e.Actor, e.Action, e.RunID, e.Outcome, e.Detail); err != nil {
 			return err
 		}
@@ -80,6 +79,9 @@ func (s *SQL) FinishDelivery(ctx context.Context, d DeliveryRecord) (bool, error
 
 const auditColumns = `id, at, actor, action, run_id, outcome, detail`
 
+// insertAudit appends an audit entry.
+const insertAudit = `INSERT INTO audit (at, actor, action, run_id, outcome, detail) VALUES ($1, $2, $3, $4, $5, $6)`
+
 func scanAudit(row scanner) (AuditEntry, error) {
 	var (
 		e  AuditEntry
@@ -97,8 +99,7 @@ func (s *SQL) AppendAudit(ctx context.Context, e AuditEntry) (AuditEntry, error)
 	if e.At.IsZero() {
 		e.At = s.now()
 	}
-	stored, err := scanAudit(s.writer.QueryRowContext(ctx, `INSERT INTO audit (at, actor, action, run_id, outcome, detail)
-		VALUES ($1, $2, $3, $4, $5, $6) RETURNING `+auditColumns,
+	stored, err := scanAudit(s.writer.QueryRowContext(ctx, insertAudit+` RETURNING `+auditColumns,
 		unixNano(e.At), e.Actor, e.Action, e.RunID, e.Outcome, e.Detail))
 	if err != nil {
 		return AuditEntry{}, s.failed("appending to the audit log", err)
