@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -277,6 +278,10 @@ func (b *Bot) acknowledge(ctx context.Context, sm *socketmode.Client, evt socket
 		b.opts.Metrics.ackLatency.WithLabelValues(kind).Observe(time.Since(received).Seconds())
 	}
 	if in != nil && !ack.Done {
+		// AckCtx only hands the ack to slack-go's writer goroutine, which now waits in this
+		// P's next slot. Waking a worker would take that slot, and the ack would wait for the
+		// handler to block; yielding first lets the writer send it.
+		runtime.Gosched()
 		b.queue.push(in)
 	}
 }
