@@ -141,7 +141,7 @@ func (s *SQL) openSQLite(dsn string) error {
 		return errors.Join(err, writer.Close())
 	}
 	reader.SetMaxOpenConns(sqliteReaders)
-	s.writer, s.reader = newStmtDB(writer), newStmtDB(reader)
+	s.writer, s.reader = newStmtDB(writer, true), newStmtDB(reader, true)
 	return nil
 }
 
@@ -152,7 +152,7 @@ func (s *SQL) openPostgres(dsn string) error {
 		return err
 	}
 	db.SetMaxOpenConns(postgresConns)
-	cached := newStmtDB(db)
+	cached := newStmtDB(db, false)
 	s.writer, s.reader = cached, cached
 	return nil
 }

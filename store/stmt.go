@@ -13,11 +13,31 @@ import (
 // statement lazily on each connection that runs it and keeps it there.
 type stmtDB struct {
 	*sql.DB
-	mu    sync.Mutex
-	stmts map[string]*sql.Stmt
+	// detach runs statements without their caller's cancellation (see statementContext).
+	detach bool
+	mu     sync.Mutex
+	stmts  map[string]*sql.Stmt
 }
 
-func newStmtDB(db *sql.DB) *stmtDB { return &stmtDB{DB: db, stmts: map[string]*sql.Stmt{}} }
+func newStmtDB(db *sql.DB, detach bool) *stmtDB {
+	return &stmtDB{DB: db, detach: detach, stmts: map[string]*sql.Stmt{}}
+}
+
+// statementContext is the context a statement runs with: ctx, or for SQLite (detach) ctx
+// without its cancellation, once ctx is known not to have ended. For a context that can end,
+// modernc's driver starts a goroutine per statement to interrupt it, and database/sql one per
+// result set to close it: thousands a second under `opsbot bench ack`, each scheduled twice,
+// to guard statements that run in-process for a millisecond. PostgreSQL keeps ctx: a network
+// can hang.
+func (d *stmtDB) statementContext(ctx context.Context) (context.Context, error) {
+	if !d.detach {
+		return ctx, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return context.WithoutCancel(ctx), nil
+}
 
 // stmt returns query's prepared statement, preparing it if needed. The lock is not held while
 // preparing: that waits for a free connection, and a transaction holding one must still be
@@ -53,6 +73,10 @@ func (d *stmtDB) cached(query string) (*sql.Stmt, bool) {
 
 // ExecContext runs query with its prepared statement.
 func (d *stmtDB) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ctx, err := d.statementContext(ctx)
+	if err != nil {
+		return nil, err
+	}
 	st, err := d.stmt(ctx, query)
 	if err != nil {
 		return nil, err
@@ -62,6 +86,10 @@ func (d *stmtDB) ExecContext(ctx context.Context, query string, args ...any) (sq
 
 // QueryContext runs query with its prepared statement.
 func (d *stmtDB) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	ctx, err := d.statementContext(ctx)
+	if err != nil {
+		return nil, err
+	}
 	st, err := d.stmt(ctx, query)
 	if err != nil {
 		return nil, err
@@ -69,14 +97,19 @@ func (d *stmtDB) QueryContext(ctx context.Context, query string, args ...any) (*
 	return st.QueryContext(ctx, args...)
 }
 
-// QueryRowContext runs query with its prepared statement. A statement that cannot be prepared
-// runs unprepared, so that its error reaches the caller through the row, as usual.
+// QueryRowContext runs query with its prepared statement. A statement that cannot be prepared,
+// or whose caller has gone, runs unprepared, so that its error reaches the caller through the
+// row, as usual.
 func (d *stmtDB) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	st, err := d.stmt(ctx, query)
+	sctx, err := d.statementContext(ctx)
 	if err != nil {
 		return d.DB.QueryRowContext(ctx, query, args...)
 	}
-	return st.QueryRowContext(ctx, args...)
+	st, err := d.stmt(sctx, query)
+	if err != nil {
+		return d.DB.QueryRowContext(sctx, query, args...)
+	}
+	return st.QueryRowContext(sctx, args...)
 }
 
 // Close closes the statements, then the database.
@@ -102,6 +135,10 @@ type stmtTx struct {
 
 // ExecContext runs query in the transaction, prepared if it has been before.
 func (t stmtTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ctx, err := t.db.statementContext(ctx)
+	if err != nil {
+		return nil, err
+	}
 	if st, ok := t.prepared(query); ok {
 		return t.Tx.StmtContext(ctx, st).ExecContext(ctx, args...)
 	}
@@ -110,6 +147,10 @@ func (t stmtTx) ExecContext(ctx context.Context, query string, args ...any) (sql
 
 // QueryContext runs query in the transaction, prepared if it has been before.
 func (t stmtTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	ctx, err := t.db.statementContext(ctx)
+	if err != nil {
+		return nil, err
+	}
 	if st, ok := t.prepared(query); ok {
 		return t.Tx.StmtContext(ctx, st).QueryContext(ctx, args...)
 	}
@@ -118,10 +159,14 @@ func (t stmtTx) QueryContext(ctx context.Context, query string, args ...any) (*s
 
 // QueryRowContext runs query in the transaction, prepared if it has been before.
 func (t stmtTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	if st, ok := t.prepared(query); ok {
-		return t.Tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	sctx, err := t.db.statementContext(ctx)
+	if err != nil {
+		return t.Tx.QueryRowContext(ctx, query, args...) // the row carries ctx's error
 	}
-	return t.Tx.QueryRowContext(ctx, query, args...)
+	if st, ok := t.prepared(query); ok {
+		return t.Tx.StmtContext(sctx, st).QueryRowContext(sctx, args...)
+	}
+	return t.Tx.QueryRowContext(sctx, query, args...)
 }
 
 func (t stmtTx) prepared(query string) (*sql.Stmt, bool) {

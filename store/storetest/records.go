@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"testing"
@@ -195,6 +196,40 @@ func testRecords(t *testing.T, newDatabase func(t *testing.T) OpenFunc) {
 		require.Equal(t, update, events[1])
 		require.Equal(t, start, events[2].At)
 		require.Greater(t, events[2].ID, events[1].ID, "then by ID")
+	})
+
+	// A handler whose context ended (shutdown past its grace) must not record half a delivery.
+	t.Run("ACallerThatHasGoneChangesNothing", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, newDatabase)
+		gone, cancel := context.WithCancel(t.Context())
+		cancel()
+		reply := store.OutboxMessage{Key: "reply:envelope:1", Op: store.OpEphemeral, Channel: "C_DEPLOYS",
+			User: "U_ALICE", Text: "Nothing is being deployed."}
+
+		_, err := b.store.FirstDelivery(gone, "envelope:1", start)
+		require.ErrorIs(t, err, context.Canceled)
+		_, err = b.store.AppendAudit(gone, store.AuditEntry{At: start, Actor: "U_ALICE", Action: "/deploy status", Outcome: "ok"})
+		require.ErrorIs(t, err, context.Canceled)
+		_, err = b.store.Enqueue(gone, reply)
+		require.ErrorIs(t, err, context.Canceled)
+		_, err = b.store.FinishDelivery(gone, store.DeliveryRecord{Key: "envelope:2", At: start,
+			Audit: store.AuditEntry{Actor: "U_ALICE", Action: "/deploy status", Outcome: "ok"}, Reply: &reply})
+		require.ErrorIs(t, err, context.Canceled)
+		_, err = b.store.GetOutbox(gone, reply.Key)
+		require.ErrorIs(t, err, context.Canceled)
+
+		ctx := t.Context()
+		entries, err := b.store.ListAudit(ctx, store.AuditQuery{})
+		require.NoError(t, err)
+		require.Empty(t, entries)
+		_, err = b.store.GetOutbox(ctx, reply.Key)
+		require.ErrorIs(t, err, store.ErrNotFound)
+		for _, key := range []string{"envelope:1", "envelope:2"} {
+			first, err := b.store.FirstDelivery(ctx, key, start)
+			require.NoError(t, err)
+			require.True(t, first, "%s was not recorded", key)
+		}
 	})
 
 	t.Run("Ping", func(t *testing.T) {
