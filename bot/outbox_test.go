@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -413,4 +414,36 @@ func TestOutboxNeverWaitsForThePacerPastItsLease(t *testing.T) {
 	watch.mu.Lock()
 	defer watch.mu.Unlock()
 	require.Empty(t, watch.lapsed, "sent after the lease ended")
+}
+
+// Slack allows 100 ephemeral replies a minute. When more are asked for, they wait their turn,
+// but a deploy card queued after them must not wait with them.
+func TestACardIsNotHeldUpByRepliesWaitingForSlacksRateLimit(t *testing.T) {
+	t.Parallel()
+	w := start(t, setup{options: func(o *bot.Options) {
+		o.Outbox.Limits = map[string]bot.Limit{"chat.postEphemeral": {PerMinute: 60, Burst: 1}}
+	}})
+	var replies []string
+	for i := range 4 {
+		key := fmt.Sprintf("reply:%d", i+1)
+		w.enqueue(t, ephemeral(key, fakeslack.Deploys, fakeslack.Alice, key))
+		replies = append(replies, key)
+	}
+	w.enqueue(t, card("run:1", fakeslack.Deploys, "Deploy v1.0.0"))
+	w.awaitSettled(t, "run:1")
+
+	var before []string
+	for _, m := range shownBy(w, fakeslack.Deploys) {
+		before = append(before, m.Text)
+	}
+	require.Contains(t, before, "Deploy v1.0.0")
+	require.Less(t, len(before), 1+len(replies), "the card was posted while replies still waited: %v", before)
+
+	w.awaitSettled(t, replies...)
+	var want []shown
+	for _, key := range replies {
+		want = append(want, shown{Text: key, For: fakeslack.Alice})
+	}
+	want = slices.Insert(want, len(before)-1, shown{Text: "Deploy v1.0.0"})
+	require.Equal(t, want, shownBy(w, fakeslack.Deploys), "Alice's replies in order, the card among them")
 }

@@ -62,6 +62,9 @@ func checkSendable(m OutboxMessage) error {
 		return fmt.Errorf("enqueuing %q: unknown operation %q", m.Key, m.Op)
 	case m.Op == OpEphemeral && m.User == "":
 		return fmt.Errorf("enqueuing %q: an ephemeral message needs a user", m.Key)
+	case m.Op == OpPost && m.User != "":
+		// A post is seen by the whole channel; its lane (ClaimOutbox) is the channel's posts.
+		return fmt.Errorf("enqueuing %q: only an ephemeral message is for one user", m.Key)
 	}
 	return nil
 }
@@ -117,8 +120,13 @@ func getOutbox(ctx context.Context, q querier, key string) (OutboxMessage, error
 }
 
 // ClaimOutbox leases the messages that may be sent now, lowest ID first: due, not leased by
-// anyone else, with a posted thread parent, and first in their channel unless already posted.
+// anyone else, with a posted thread parent, and first in their lane unless already posted. A
+// post's lane is its channel's posts (a post names no user); an ephemeral's is the replies to
+// the same person in the same channel, so that a backlog of replies paced by Slack holds up
+// no card or update.
 func (s *SQL) ClaimOutbox(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]OutboxMessage, error) {
+	// ORDER BY +m.id, not m.id: SQLite would walk the whole table in ID order, every message
+	// ever sent included (16 ms at 88,000 of them), rather than the pending ones' index.
 	claimed, err := queryAll(ctx, s.writer, scanOutbox, `UPDATE outbox
 		SET lease_owner = $1, lease_until = $2, attempts = attempts + 1
 		WHERE id IN (
@@ -128,9 +136,9 @@ func (s *SQL) ClaimOutbox(ctx context.Context, owner string, now time.Time, leas
 					SELECT 1 FROM outbox AS parent WHERE parent.key = m.thread_of AND parent.ts <> ''))
 				AND (m.ts <> '' OR NOT EXISTS (
 					SELECT 1 FROM outbox AS earlier
-					WHERE earlier.channel = m.channel AND earlier.state = 'pending' AND earlier.ts = ''
-						AND earlier.id < m.id))
-			ORDER BY m.id
+					WHERE earlier.channel = m.channel AND earlier.op = m.op AND earlier.user_id = m.user_id
+						AND earlier.state = 'pending' AND earlier.ts = '' AND earlier.id < m.id))
+			ORDER BY +m.id
 			LIMIT $4`+s.dialect.skipLocked+`
 		)
 		RETURNING `+outboxColumns,

@@ -24,6 +24,10 @@ func card(key, channel, text string) store.OutboxMessage {
 	return m
 }
 
+func ephemeral(key, channel, user string) store.OutboxMessage {
+	return store.OutboxMessage{Key: key, Op: store.OpEphemeral, Channel: channel, User: user, Text: "text of " + key}
+}
+
 func reply(key, channel, parent string) store.OutboxMessage {
 	m := post(key, channel)
 	m.ThreadOf = parent
@@ -80,7 +84,6 @@ func testEnqueue(t *testing.T, newDatabase func(t *testing.T) OpenFunc) {
 		t.Parallel()
 		b := setup(t, newDatabase)
 		m := card("card:1", "C_DEPLOYS", "Deploy v1.0.0")
-		m.User = "U_ALICE"
 
 		stored := b.enqueue(t, m)
 
@@ -143,6 +146,7 @@ func testEnqueue(t *testing.T, newDatabase func(t *testing.T) OpenFunc) {
 			{"NoChannel", post("m", "")},
 			{"UnknownOperation", store.OutboxMessage{Key: "m", Channel: "C_DEPLOYS", Op: "shout"}},
 			{"EphemeralWithoutUser", store.OutboxMessage{Key: "m", Channel: "C_DEPLOYS", Op: store.OpEphemeral}},
+			{"PostForOneUser", store.OutboxMessage{Key: "m", Channel: "C_DEPLOYS", Op: store.OpPost, User: "U_ALICE"}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				t.Parallel()
@@ -246,6 +250,24 @@ func testClaimOutbox(t *testing.T, newDatabase func(t *testing.T) OpenFunc) {
 		require.Equal(t, []string{"first"}, b.claimKeys(t, "worker", start.Add(time.Minute)))
 		require.NoError(t, b.store.CompleteOutbox(ctx, first.ID, "worker", 1, "1.1", start.Add(time.Minute)))
 		require.Equal(t, []string{"second"}, b.claimKeys(t, "worker", start.Add(time.Minute)))
+	})
+
+	t.Run("RepliesToOnePersonWaitForEachOtherAndHoldUpNothingElse", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, newDatabase)
+		ctx := t.Context()
+		// Replies paced by Slack pile up before a deploy card and another person's reply.
+		first := b.enqueue(t, ephemeral("reply:1", "C1", "U_ALICE"))
+		b.enqueue(t, ephemeral("reply:2", "C1", "U_ALICE"))
+		b.enqueue(t, post("card", "C1"))
+		b.enqueue(t, ephemeral("reply:3", "C1", "U_BOB"))
+		b.enqueue(t, ephemeral("reply:4", "C2", "U_ALICE"))
+		b.enqueue(t, post("card 2", "C1"))
+
+		require.Equal(t, []string{"reply:1", "card", "reply:3", "reply:4"}, b.claimKeys(t, "worker", start))
+		require.NoError(t, b.store.RetryOutbox(ctx, first.ID, "worker", start.Add(time.Second), "paced"))
+		require.Empty(t, b.claimKeys(t, "worker", start), "Alice's second reply waits for her first; the second card for the first")
+		require.Equal(t, []string{"reply:1"}, b.claimKeys(t, "worker", start.Add(time.Second)))
 	})
 
 	t.Run("UpdateOfAPostedMessageDoesNotWaitForTheChannel", func(t *testing.T) {

@@ -1,0 +1,91 @@
+package store_test
+
+import (
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/opsbot-dev/opsbot/store"
+)
+
+// BenchmarkClaimOutbox measures the outbox worker's claim, which runs at every poll and after
+// every handled delivery, on a database that has sent a year of messages (100k) and holds a
+// few pending ones: its cost must follow what is pending, not what was ever sent.
+func BenchmarkClaimOutbox(b *testing.B) {
+	const sent, pending = 100_000, 20
+	for _, database := range []struct {
+		name   string
+		driver string
+		open   func(b *testing.B) (store.Config, string)
+	}{
+		{"SQLite", "sqlite", func(b *testing.B) (store.Config, string) {
+			path := filepath.Join(b.TempDir(), "opsbot.db")
+			return store.Config{Driver: store.SQLite, DSN: path}, path
+		}},
+		{"Postgres", "pgx", func(b *testing.B) (store.Config, string) {
+			dsn := newPostgresSchema(b)
+			return store.Config{Driver: store.Postgres, DSN: dsn}, dsn
+		}},
+	} {
+		b.Run(database.name, func(b *testing.B) {
+			cfg, dsn := database.open(b)
+			s := openStore(b, cfg)
+			now := time.Now()
+			seedSentMessages(b, database.driver, dsn, sent, now)
+			for i := range pending {
+				_, err := s.Enqueue(b.Context(), store.OutboxMessage{Key: fmt.Sprint("pending ", i), Op: store.OpEphemeral,
+					Channel: fmt.Sprint("C", i), User: "U_ALICE", Text: "Nothing is being deployed."})
+				require.NoError(b, err)
+			}
+			var took []time.Duration
+			for b.Loop() {
+				start := time.Now()
+				// A lease of 0 ends at once: the next claim takes the same messages again.
+				claimed, err := s.ClaimOutbox(b.Context(), "worker", now.Add(time.Hour), 0, 100)
+				took = append(took, time.Since(start))
+				if err != nil || len(claimed) != pending {
+					b.Fatalf("claimed %d of %d: %v", len(claimed), pending, err)
+				}
+			}
+			reportPercentiles(b, took)
+		})
+	}
+}
+
+// seedSentMessages inserts n sent messages, as a year of cards and replies leaves behind,
+// straight into the database.
+func seedSentMessages(b *testing.B, driver, dsn string, n int, newest time.Time) {
+	b.Helper()
+	db, err := sql.Open(driver, dsn)
+	require.NoError(b, err)
+	defer db.Close()
+	tx, err := db.BeginTx(b.Context(), nil)
+	require.NoError(b, err)
+	defer func() { _ = tx.Rollback() }()
+	const batch = 500
+	for first := 0; first < n; first += batch {
+		var values []string
+		var args []any
+		for i := first; i < min(first+batch, n); i++ {
+			at := newest.Add(-time.Duration(n-i) * 5 * time.Minute).UnixNano()
+			p := len(args)
+			values = append(values, fmt.Sprintf("($%d, 'ephemeral', FALSE, 'C_DEPLOYS', 'U_ALICE', '', 'Nothing is being deployed.', "+
+				"NULL, 'sent', '', 1, $%d, '', $%d, $%d, 1, '', NULL)", p+1, p+2, p+2, p+2))
+			args = append(args, fmt.Sprint("reply ", i), at)
+		}
+		_, err := tx.ExecContext(b.Context(), `INSERT INTO outbox (key, op, upsert, channel, user_id, thread_of, text,
+			blocks, state, ts, attempts, next_at, last_error, created_at, sent_at, revision, lease_owner, lease_until)
+			VALUES `+strings.Join(values, ", "), args...)
+		require.NoError(b, err)
+	}
+	require.NoError(b, tx.Commit())
+	if driver == "pgx" {
+		_, err = db.ExecContext(b.Context(), `ANALYZE outbox`)
+		require.NoError(b, err)
+	}
+}
