@@ -21,6 +21,7 @@ import (
 	"github.com/opsbot-dev/opsbot/bot"
 	"github.com/opsbot-dev/opsbot/clock"
 	"github.com/opsbot-dev/opsbot/commands"
+	"github.com/opsbot-dev/opsbot/integrations/slackapi"
 	"github.com/opsbot-dev/opsbot/sandbox/fakeslack"
 	"github.com/opsbot-dev/opsbot/store"
 )
@@ -94,7 +95,7 @@ func newWorld(t *testing.T, s setup) *world {
 		Slack: api, Store: botStore, Handler: handler, Clock: s.clock, Log: log,
 		Metrics: bot.NewMetrics(reg, st),
 		// Retries and lease expiries are found by polling; keep the tests quick.
-		Outbox: bot.OutboxOptions{Poll: 50 * time.Millisecond},
+		Outbox: bot.OutboxOptions{Poll: 50 * time.Millisecond, Responder: slackapi.NewResponder(&http.Client{})},
 	}
 	if s.options != nil {
 		s.options(&opts)

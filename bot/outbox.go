@@ -13,6 +13,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/opsbot-dev/opsbot/clock"
+	"github.com/opsbot-dev/opsbot/integrations/slackapi"
 	"github.com/opsbot-dev/opsbot/store"
 )
 
@@ -31,7 +32,21 @@ type OutboxOptions struct {
 	MaxPaceWait time.Duration
 	// Parallel is how many channels are written to at once. Default 8.
 	Parallel int
+	// Responder posts replies to their response_url while it is fresh. Without one, every
+	// reply goes through chat.postEphemeral.
+	Responder *slackapi.Responder
 }
+
+// methodResponseURL names a post to a reply's response_url among the Web API methods: it is
+// not paced, as Slack limits a response_url to five posts, not to so many a minute.
+const methodResponseURL = "response_url"
+
+// Slack honours a response_url for 30 minutes and five posts. A reply older than
+// responseURLFresh, or tried responseURLTries times, goes through chat.postEphemeral instead.
+const (
+	responseURLFresh = 25 * time.Minute
+	responseURLTries = 3
+)
 
 // outboxMetadataType marks the bot's posts so that a post whose success was never recorded
 // (a crash between Slack's answer and the store's write) can be found and not posted twice.
@@ -159,8 +174,15 @@ func (w *outboxWorker) drainOnce(ctx context.Context) int {
 
 // deliver makes one Slack write for a claimed message and records the outcome.
 func (w *outboxWorker) deliver(ctx context.Context, m store.OutboxMessage) {
-	method := methodFor(m)
+	method := w.methodFor(m)
 	log := w.log.With().Str("key", m.Key).Str("method", method).Str("channel", m.Channel).Logger()
+	if method == methodResponseURL {
+		if !w.respond(ctx, log, m) {
+			return
+		}
+		method = "chat.postEphemeral"
+		log = log.With().Str("method", method).Logger()
+	}
 
 	wait, fromFull := w.pacer.reserve(method, m.Channel, time.Now())
 	if wait > 0 {
@@ -181,10 +203,7 @@ func (w *outboxWorker) deliver(ctx context.Context, m store.OutboxMessage) {
 		w.pacer.restart(method, m.Channel, time.Now())
 	}
 	if err == nil {
-		w.count(method, "ok")
-		if err := w.st.CompleteOutbox(ctx, m.ID, w.owner, m.Revision, ts, w.clock.Now()); err != nil {
-			log.Error().Err(err).Msg("Slack took the message but recording it failed; it will be found by its metadata, not re-posted")
-		}
+		w.complete(ctx, log, m, method, ts)
 		return
 	}
 	v := classify(err, m.Attempts)
@@ -203,6 +222,37 @@ func (w *outboxWorker) deliver(ctx context.Context, m store.OutboxMessage) {
 		if err := w.st.KillOutbox(ctx, m.ID, w.owner, err.Error()); err != nil {
 			log.Error().Err(err).Msg("recording a dead outbox message failed")
 		}
+	}
+}
+
+// respond posts a reply to its response_url and records the outcome. It reports whether the
+// reply must go through chat.postEphemeral now: the URL expired or was used up, which Slack
+// tells only by refusing it.
+func (w *outboxWorker) respond(ctx context.Context, log zerolog.Logger, m store.OutboxMessage) (fallBack bool) {
+	msg, err := webhookMessage(m)
+	if err == nil {
+		err = w.opts.Responder.Respond(ctx, m.ResponseURL, msg)
+	}
+	if err == nil {
+		w.complete(ctx, log, m, methodResponseURL, "")
+		return false
+	}
+	if v := classify(err, m.Attempts); v.retry {
+		w.count(methodResponseURL, "retry")
+		log.Warn().Err(err).Int("attempt", m.Attempts).Dur("after", v.after).Msg("posting a reply to its response URL failed; retrying")
+		w.retry(ctx, log, m, v.after, err.Error())
+		return false
+	}
+	w.count(methodResponseURL, "refused")
+	log.Warn().Err(err).Msg("the response URL refused the reply; sending it with chat.postEphemeral")
+	return true
+}
+
+// complete records that Slack took the message.
+func (w *outboxWorker) complete(ctx context.Context, log zerolog.Logger, m store.OutboxMessage, method, ts string) {
+	w.count(method, "ok")
+	if err := w.st.CompleteOutbox(ctx, m.ID, w.owner, m.Revision, ts, w.clock.Now()); err != nil {
+		log.Error().Err(err).Msg("Slack took the message but recording it failed; it will be found by its metadata, not re-posted")
 	}
 }
 
@@ -226,8 +276,12 @@ func (w *outboxWorker) count(method, result string) {
 	}
 }
 
-func methodFor(m store.OutboxMessage) string {
+// methodFor chooses how a message reaches Slack.
+func (w *outboxWorker) methodFor(m store.OutboxMessage) string {
 	switch {
+	case m.Op == store.OpEphemeral && m.ResponseURL != "" && w.opts.Responder != nil &&
+		w.clock.Now().Sub(m.CreatedAt) < responseURLFresh && m.Attempts <= responseURLTries:
+		return methodResponseURL
 	case m.Op == store.OpEphemeral:
 		return "chat.postEphemeral"
 	case m.TS != "":
@@ -292,6 +346,19 @@ func messageOptions(m store.OutboxMessage) ([]slack.MsgOption, error) {
 			slack.NewTextBlockObject(slack.MarkdownType, m.Text, false, false), nil, nil)))
 	}
 	return opts, nil
+}
+
+// webhookMessage is a reply as a response_url takes it: shown to the person alone, beside the
+// message they acted on rather than in its place.
+func webhookMessage(m store.OutboxMessage) (*slack.WebhookMessage, error) {
+	msg := &slack.WebhookMessage{Text: m.Text, ResponseType: slack.ResponseTypeEphemeral}
+	if len(m.Blocks) > 0 {
+		msg.Blocks = &slack.Blocks{}
+		if err := json.Unmarshal(m.Blocks, msg.Blocks); err != nil {
+			return nil, fmt.Errorf("decoding the blocks of %s: %w", m.Key, err)
+		}
+	}
+	return msg, nil
 }
 
 type postedMessage struct {

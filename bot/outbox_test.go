@@ -15,6 +15,7 @@ import (
 
 	"github.com/opsbot-dev/opsbot/bot"
 	"github.com/opsbot-dev/opsbot/clock"
+	"github.com/opsbot-dev/opsbot/commands"
 	"github.com/opsbot-dev/opsbot/sandbox/fakeslack"
 	"github.com/opsbot-dev/opsbot/store"
 )
@@ -446,4 +447,86 @@ func TestACardIsNotHeldUpByRepliesWaitingForSlacksRateLimit(t *testing.T) {
 	}
 	want = slices.Insert(want, len(before)-1, shown{Text: "Deploy v1.0.0"})
 	require.Equal(t, want, shownBy(w, fakeslack.Deploys), "Alice's replies in order, the card among them")
+}
+
+// slashCommandResponseURL has Alice run a slash command in #deploys and returns the
+// response_url Slack sent the bot with it.
+func slashCommandResponseURL(t *testing.T, w *world) string {
+	t.Helper()
+	_, err := w.slack.SlashCommand(t.Context(), fakeslack.Alice, fakeslack.Deploys, "/deploy", "status")
+	require.NoError(t, err)
+	select {
+	case in := <-w.handler.started:
+		inv, ok := in.(commands.Invocation)
+		require.True(t, ok, "a slash command reaches the handler as an Invocation, not %T", in)
+		require.NotEmpty(t, inv.ResponseURL)
+		return inv.ResponseURL
+	case <-time.After(waitLimit):
+		t.Fatal("the slash command never reached the handler")
+		return ""
+	}
+}
+
+func answer(key, channel, user, responseURL string) store.OutboxMessage {
+	m := ephemeral(key, channel, user, key)
+	m.ResponseURL = responseURL
+	return m
+}
+
+// A reply to a slash command goes to its response_url: Slack does not pace those as it paces
+// chat.postEphemeral, so a burst of questions is answered at once.
+func TestRepliesGoToTheirResponseURLUnpaced(t *testing.T) {
+	t.Parallel()
+	w := start(t, setup{options: func(o *bot.Options) {
+		o.Outbox.Limits = map[string]bot.Limit{"chat.postEphemeral": {PerMinute: 1, Burst: 1}}
+	}})
+	var keys []string
+	var want []shown
+	for i := range 3 {
+		key := fmt.Sprintf("reply:%d", i+1)
+		w.enqueue(t, answer(key, fakeslack.Deploys, fakeslack.Alice, slashCommandResponseURL(t, w)))
+		keys = append(keys, key)
+		want = append(want, shown{Text: key, For: fakeslack.Alice})
+	}
+	w.awaitSettled(t, keys...)
+
+	require.Equal(t, want, shownBy(w, fakeslack.Deploys))
+	st := w.slack.Stats()
+	require.Zero(t, st.Calls["chat.postEphemeral"])
+	require.Empty(t, st.Refusals)
+}
+
+// Slack honours a response_url for 30 minutes and five posts, and says so only by refusing it.
+// A reply whose URL is refused, or too old to try, still reaches the person.
+func TestAReplyWithoutAUsableResponseURLGoesThroughChatPostEphemeral(t *testing.T) {
+	t.Parallel()
+	t.Run("RefusedBySlack", func(t *testing.T) {
+		t.Parallel()
+		w := start(t, setup{})
+		unknown := strings.TrimSuffix(w.slack.APIURL(), "api/") + "hooks/commands/T0/1/unknown"
+		w.enqueue(t, answer("reply:1", fakeslack.Deploys, fakeslack.Alice, unknown))
+		w.awaitSettled(t, "reply:1")
+
+		require.Equal(t, []shown{{Text: "reply:1", For: fakeslack.Alice}}, shownBy(w, fakeslack.Deploys))
+		st := w.slack.Stats()
+		require.Equal(t, 1, st.Calls["chat.postEphemeral"])
+		require.Len(t, st.Refusals, 1)
+		require.Equal(t, "response_url", st.Refusals[0].Method)
+	})
+	t.Run("TooOldToTry", func(t *testing.T) {
+		t.Parallel()
+		clk := clock.NewOffset()
+		w := start(t, setup{clock: clk})
+		m := answer("reply:1", fakeslack.Deploys, fakeslack.Alice, slashCommandResponseURL(t, w))
+		m.NextAt = clk.Now().Add(time.Minute) // held back, say by a 429, while the URL ages
+		w.enqueue(t, m)
+		clk.Advance(26 * time.Minute)
+		w.bot.NudgeOutbox()
+		w.awaitSettled(t, "reply:1")
+
+		require.Equal(t, []shown{{Text: "reply:1", For: fakeslack.Alice}}, shownBy(w, fakeslack.Deploys))
+		st := w.slack.Stats()
+		require.Equal(t, 1, st.Calls["chat.postEphemeral"], "the sandbox would still have taken the old URL; the bot did not try it")
+		require.Empty(t, st.Refusals)
+	})
 }

@@ -123,6 +123,9 @@ type answer struct {
 	detail  string // the reason for a refusal, the error
 	reply   chat.Message
 	channel string // where the reply is shown to who, only to them
+	// responseURL is the response_url Slack sent with the command or click, which can show
+	// the reply to who in the channel they acted in.
+	responseURL string
 }
 
 // Handle carries out a delivery after its ack, once however often Slack delivers it.
@@ -170,6 +173,7 @@ func (s *Service) Handle(ctx context.Context, in Inbound) error {
 		err = s.handleEvent(ctx, in) // events are not audited and get no reply
 	}
 	if a != nil {
+		a.responseURL = responseURL
 		err = s.finish(ctx, in, keyFirst, *a)
 	}
 	if errors.Is(err, store.ErrUnavailable) && s.opts.Responder != nil && responseURL != "" {
@@ -201,9 +205,11 @@ func (s *Service) finish(ctx context.Context, in Inbound, keyTaken bool, a answe
 		d.Key = in.DeliveryKey()
 	}
 	if !a.reply.Empty() && a.channel != "" {
-		reply, err := chat.Compose(store.OutboxMessage{
-			Key: "reply:" + in.DeliveryKey(), Op: store.OpEphemeral, Channel: a.channel, User: a.who.UserID,
-		}, a.reply, now)
+		m := store.OutboxMessage{Key: "reply:" + in.DeliveryKey(), Op: store.OpEphemeral, Channel: a.channel, User: a.who.UserID}
+		if a.channel == a.who.ChannelID {
+			m.ResponseURL = a.responseURL
+		}
+		reply, err := chat.Compose(m, a.reply, now)
 		if err != nil {
 			return err
 		}

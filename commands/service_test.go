@@ -138,6 +138,7 @@ func TestCommandsAreAuthorisedAuditedAndAnswered(t *testing.T) {
 				require.Equal(t, tt.reply, reply.Text)
 				require.Equal(t, store.OpEphemeral, reply.Op)
 				require.Equal(t, tt.user, reply.User)
+				require.Equal(t, in.ResponseURL, reply.ResponseURL, "the reply can go where Slack expects the answer")
 			}
 			audit, err := b.st.ListAudit(context.Background(), store.AuditQuery{})
 			require.NoError(t, err)

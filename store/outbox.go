@@ -12,8 +12,8 @@ import (
 
 // outboxColumns ends with the thread parent's TS, looked up rather than stored, so that it is
 // current whenever a message is read.
-const outboxColumns = `id, key, op, upsert, channel, user_id, thread_of, text, blocks, state, ts, attempts,
-	next_at, last_error, created_at, sent_at, revision, lease_owner, lease_until,
+const outboxColumns = `id, key, op, upsert, channel, user_id, response_url, thread_of, text, blocks, state, ts,
+	attempts, next_at, last_error, created_at, sent_at, revision, lease_owner, lease_until,
 	COALESCE((SELECT parent.ts FROM outbox AS parent WHERE parent.key = outbox.thread_of), '')`
 
 func scanOutbox(row scanner) (OutboxMessage, error) {
@@ -23,7 +23,7 @@ func scanOutbox(row scanner) (OutboxMessage, error) {
 		nextAt, createdAt  int64
 		sentAt, leaseUntil sql.NullInt64
 	)
-	if err := row.Scan(&m.ID, &m.Key, &m.Op, &m.Upsert, &m.Channel, &m.User, &m.ThreadOf, &m.Text, &blocks,
+	if err := row.Scan(&m.ID, &m.Key, &m.Op, &m.Upsert, &m.Channel, &m.User, &m.ResponseURL, &m.ThreadOf, &m.Text, &blocks,
 		&m.State, &m.TS, &m.Attempts, &nextAt, &m.LastError, &createdAt, &sentAt, &m.Revision,
 		&m.LeaseOwner, &leaseUntil, &m.ThreadTS); err != nil {
 		return OutboxMessage{}, err
@@ -62,7 +62,7 @@ func checkSendable(m OutboxMessage) error {
 		return fmt.Errorf("enqueuing %q: unknown operation %q", m.Key, m.Op)
 	case m.Op == OpEphemeral && m.User == "":
 		return fmt.Errorf("enqueuing %q: an ephemeral message needs a user", m.Key)
-	case m.Op == OpPost && m.User != "":
+	case m.Op == OpPost && (m.User != "" || m.ResponseURL != ""):
 		// A post is seen by the whole channel; its lane (ClaimOutbox) is the channel's posts.
 		return fmt.Errorf("enqueuing %q: only an ephemeral message is for one user", m.Key)
 	}
@@ -88,14 +88,14 @@ func (s *SQL) enqueue(ctx context.Context, tx stmtTx, m OutboxMessage) (OutboxMe
 		}
 	}
 	stored, err := scanOutbox(tx.QueryRowContext(ctx, `INSERT INTO outbox (key, op, upsert, channel, user_id,
-		thread_of, text, blocks, state, ts, attempts, next_at, last_error, created_at, revision, lease_owner)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', '', 0, $9, '', $10, 1, '')
+		response_url, thread_of, text, blocks, state, ts, attempts, next_at, last_error, created_at, revision, lease_owner)
+		VALUES ($1, $2, $3, $4, $5, $11, $6, $7, $8, 'pending', '', 0, $9, '', $10, 1, '')
 		ON CONFLICT (key) DO UPDATE SET text = excluded.text, blocks = excluded.blocks,
 			revision = outbox.revision + 1, state = 'pending', attempts = 0, last_error = ''
 		WHERE excluded.upsert AND (outbox.text <> excluded.text OR outbox.blocks IS DISTINCT FROM excluded.blocks)
 		RETURNING `+outboxColumns,
 		m.Key, m.Op, m.Upsert, m.Channel, m.User, m.ThreadOf, m.Text, jsonValue(m.Blocks),
-		unixNano(m.NextAt), unixNano(now)))
+		unixNano(m.NextAt), unixNano(now), m.ResponseURL))
 	if errors.Is(err, sql.ErrNoRows) { // the key exists and stays as it is
 		return getOutbox(ctx, tx, m.Key)
 	}

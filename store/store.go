@@ -247,27 +247,31 @@ const (
 //
 // A message with ThreadOf is a reply in the thread of the message with that key, which must
 // have been enqueued before it; it is not claimed until its parent has been posted (has a TS).
-// Messages not yet posted to one channel are claimed in order of ID, one at a time, so a channel
-// reads in the order things happened; an upsert of an already-posted message is not held up by
-// that order. When a parent that was never posted is killed, its pending replies die with it, so
+// Posts not yet posted to one channel are claimed in order of ID, one at a time, so a channel
+// reads in the order things happened; so are the ephemeral replies to one person in a channel,
+// apart from the posts. An upsert of an already-posted message is not held up by that order. When a parent that was never posted is killed, its pending replies die with it, so
 // that they cannot hold up their channel forever.
 type OutboxMessage struct {
-	ID        int64
-	Key       string
-	Op        OutboxOp
-	Upsert    bool
-	Channel   string
-	User      string // for OpEphemeral
-	ThreadOf  string // key of the parent message, or ""
-	Text      string // fallback text (notifications, screen readers)
-	Blocks    json.RawMessage
-	State     OutboxState
-	TS        string // Slack's ts once posted
-	Attempts  int
-	NextAt    time.Time // not claimed before this time (rate limits, retries)
-	LastError string
-	CreatedAt time.Time
-	SentAt    *time.Time
+	ID      int64
+	Key     string
+	Op      OutboxOp
+	Upsert  bool
+	Channel string
+	User    string // for OpEphemeral
+	// ResponseURL, for OpEphemeral, is the response_url of the command or click being answered:
+	// while it is fresh the reply is posted there rather than paced through chat.postEphemeral.
+	// It lets anyone post to the person, so it is never logged.
+	ResponseURL string
+	ThreadOf    string // key of the parent message, or ""
+	Text        string // fallback text (notifications, screen readers)
+	Blocks      json.RawMessage
+	State       OutboxState
+	TS          string // Slack's ts once posted
+	Attempts    int
+	NextAt      time.Time // not claimed before this time (rate limits, retries)
+	LastError   string
+	CreatedAt   time.Time
+	SentAt      *time.Time
 	// Revision counts upsert changes; CompleteOutbox only marks the message sent if no newer
 	// revision arrived while it was being sent.
 	Revision   int64

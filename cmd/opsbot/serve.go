@@ -204,9 +204,10 @@ func serve(ctx context.Context, cfg *config.Config, opts serveOptions) error {
 	if err != nil {
 		return err
 	}
+	responder := slackapi.NewResponder(httpClient)
 	svc, err := commands.NewService(commands.Options{
 		Store: st, Roles: roles, Clock: clk, Log: log, Domains: domains, Unavailable: unavailable,
-		Responder: slackapi.NewResponder(httpClient),
+		Responder: responder,
 	})
 	if err != nil {
 		return err
@@ -217,6 +218,7 @@ func serve(ctx context.Context, cfg *config.Config, opts serveOptions) error {
 	b, err := bot.New(bot.Options{
 		Slack: api, Store: st, Handler: svc, Clock: clk, Log: log, Replica: replica,
 		Metrics: bot.NewMetrics(reg, st), SocketOptions: opts.SocketOptions,
+		Outbox: bot.OutboxOptions{Responder: responder},
 	})
 	if err != nil {
 		return err

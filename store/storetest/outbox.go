@@ -96,6 +96,19 @@ func testEnqueue(t *testing.T, newDatabase func(t *testing.T) OpenFunc) {
 		require.Equal(t, stored, b.getOutbox(t, "card:1"))
 	})
 
+	t.Run("StoresAReplyWithItsResponseURL", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, newDatabase)
+		m := ephemeral("reply:1", "C_DEPLOYS", "U_ALICE")
+		m.ResponseURL = "https://hooks.slack.com/commands/T1/1/x"
+
+		stored := b.enqueue(t, m)
+
+		require.Equal(t, m.ResponseURL, stored.ResponseURL)
+		require.Equal(t, stored, b.getOutbox(t, "reply:1"))
+		require.Equal(t, m.ResponseURL, b.claim(t, "worker", start)["reply:1"].ResponseURL)
+	})
+
 	t.Run("IsIdempotentByKey", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, newDatabase)
@@ -147,6 +160,8 @@ func testEnqueue(t *testing.T, newDatabase func(t *testing.T) OpenFunc) {
 			{"UnknownOperation", store.OutboxMessage{Key: "m", Channel: "C_DEPLOYS", Op: "shout"}},
 			{"EphemeralWithoutUser", store.OutboxMessage{Key: "m", Channel: "C_DEPLOYS", Op: store.OpEphemeral}},
 			{"PostForOneUser", store.OutboxMessage{Key: "m", Channel: "C_DEPLOYS", Op: store.OpPost, User: "U_ALICE"}},
+			{"PostToAResponseURL", store.OutboxMessage{Key: "m", Channel: "C_DEPLOYS", Op: store.OpPost,
+				ResponseURL: "https://hooks.slack.com/commands/T1/1/x"}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				t.Parallel()
