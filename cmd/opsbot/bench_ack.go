@@ -443,7 +443,7 @@ func (t *opsbotTarget) settle(ctx context.Context, acked int) error {
 }
 
 func (t *opsbotTarget) report() string {
-	return fmt.Sprintf("%s handled all %d deliveries, each window's within %.1f s of its end; at the end %.0f replies "+
-		"were waiting in the outbox, which paces chat.postEphemeral to Slack's 100 a minute.",
+	return fmt.Sprintf("%s handled all %d deliveries, each window's within %.1f s of its end; at the end %.0f messages "+
+		"were waiting in the outbox (a reply that cannot go to its response_url waits for chat.postEphemeral, 100 a minute).",
 		t.label, t.handled, t.slowestDrain.Seconds(), t.outbox)
 }
