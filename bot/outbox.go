@@ -80,6 +80,7 @@ func newOutboxWorker(api *slack.Client, st store.Store, clk clock.Clock, m *Metr
 	if opts.Parallel <= 0 {
 		opts.Parallel = 8
 	}
+
 	return &outboxWorker{
 		api: api, st: st, clock: clk, metrics: m, owner: owner, opts: opts,
 		log:   log.With().Str("component", "outbox").Logger(),
@@ -163,21 +164,46 @@ func (w *outboxWorker) drainOnce(ctx context.Context) int {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
+			var sent receipts
 			for _, m := range byChannel[ch] {
-				w.deliver(ctx, m)
+				w.deliver(ctx, m, &sent)
 			}
+			w.record(ctx, &sent)
 		})
 	}
 	wg.Wait()
 	return len(msgs)
 }
 
-// deliver makes one Slack write for a claimed message and records the outcome.
-func (w *outboxWorker) deliver(ctx context.Context, m store.OutboxMessage) {
+// recordTimeout bounds recording what Slack took, which goes on after a shutdown began.
+const recordTimeout = 5 * time.Second
+
+// receipts are the messages of one channel Slack took and the store has not been told of yet.
+type receipts []store.OutboxReceipt
+
+// record tells the store what Slack took, in one transaction. It is called after a channel's
+// claimed messages, and before anything that waits, so that a crash leaves little sent but not
+// recorded: a post is then found again by its metadata, a reply would be sent again.
+func (w *outboxWorker) record(ctx context.Context, sent *receipts) {
+	if len(*sent) == 0 {
+		return
+	}
+	// Slack has them: a shutdown that began meanwhile must not keep that from the store.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	if err := w.st.CompleteOutbox(ctx, w.owner, w.clock.Now(), *sent...); err != nil {
+		w.log.Error().Err(err).Int("messages", len(*sent)).Msg("Slack took the messages but recording them failed; a post will be found by its metadata, not re-posted")
+	}
+	*sent = (*sent)[:0]
+}
+
+// deliver makes one Slack write for a claimed message. A failure is recorded at once; a
+// success is added to sent, for record.
+func (w *outboxWorker) deliver(ctx context.Context, m store.OutboxMessage, sent *receipts) {
 	method := w.methodFor(m)
 	log := w.log.With().Str("key", m.Key).Str("method", method).Str("channel", m.Channel).Logger()
 	if method == methodResponseURL {
-		if !w.respond(ctx, log, m) {
+		if !w.respond(ctx, log, m, sent) {
 			return
 		}
 		method = "chat.postEphemeral"
@@ -191,6 +217,7 @@ func (w *outboxWorker) deliver(ctx context.Context, m store.OutboxMessage) {
 			w.retry(ctx, log, m, wait, "paced: waiting for Slack's rate limit")
 			return
 		}
+		w.record(ctx, sent)
 		select {
 		case <-time.After(wait):
 		case <-ctx.Done():
@@ -203,7 +230,7 @@ func (w *outboxWorker) deliver(ctx context.Context, m store.OutboxMessage) {
 		w.pacer.restart(method, m.Channel, time.Now())
 	}
 	if err == nil {
-		w.complete(ctx, log, m, method, ts)
+		w.took(m, method, ts, sent)
 		return
 	}
 	v := classify(err, m.Attempts)
@@ -228,13 +255,13 @@ func (w *outboxWorker) deliver(ctx context.Context, m store.OutboxMessage) {
 // respond posts a reply to its response_url and records the outcome. It reports whether the
 // reply must go through chat.postEphemeral now: the URL expired or was used up, which Slack
 // tells only by refusing it.
-func (w *outboxWorker) respond(ctx context.Context, log zerolog.Logger, m store.OutboxMessage) (fallBack bool) {
+func (w *outboxWorker) respond(ctx context.Context, log zerolog.Logger, m store.OutboxMessage, sent *receipts) (fallBack bool) {
 	msg, err := webhookMessage(m)
 	if err == nil {
 		err = w.opts.Responder.Respond(ctx, m.ResponseURL, msg)
 	}
 	if err == nil {
-		w.complete(ctx, log, m, methodResponseURL, "")
+		w.took(m, methodResponseURL, "", sent)
 		return false
 	}
 	if v := classify(err, m.Attempts); v.retry {
@@ -248,12 +275,10 @@ func (w *outboxWorker) respond(ctx context.Context, log zerolog.Logger, m store.
 	return true
 }
 
-// complete records that Slack took the message.
-func (w *outboxWorker) complete(ctx context.Context, log zerolog.Logger, m store.OutboxMessage, method, ts string) {
+// took notes that Slack took the message, for record.
+func (w *outboxWorker) took(m store.OutboxMessage, method, ts string, sent *receipts) {
 	w.count(method, "ok")
-	if err := w.st.CompleteOutbox(ctx, m.ID, w.owner, m.Revision, ts, w.clock.Now()); err != nil {
-		log.Error().Err(err).Msg("Slack took the message but recording it failed; it will be found by its metadata, not re-posted")
-	}
+	*sent = append(*sent, store.OutboxReceipt{ID: m.ID, Revision: m.Revision, TS: ts})
 }
 
 // holds reports whether the lease on a claimed message lasts through waiting for wait and

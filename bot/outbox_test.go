@@ -199,16 +199,16 @@ type forgetfulStore struct {
 	lost chan struct{} // closed once a completion was lost
 }
 
-func (s *forgetfulStore) CompleteOutbox(ctx context.Context, id int64, owner string, rev int64, ts string, at time.Time) error {
+func (s *forgetfulStore) CompleteOutbox(ctx context.Context, owner string, at time.Time, sent ...store.OutboxReceipt) error {
 	forget := false
 	s.once.Do(func() {
 		forget = true
 		close(s.lost)
 	})
 	if forget {
-		return fmt.Errorf("completing outbox message %d: %w", id, store.ErrUnavailable)
+		return fmt.Errorf("completing outbox messages %v: %w", sent, store.ErrUnavailable)
 	}
-	return s.Store.CompleteOutbox(ctx, id, owner, rev, ts, at)
+	return s.Store.CompleteOutbox(ctx, owner, at, sent...)
 }
 
 // A post that reached Slack but was never recorded as sent is found by its metadata when the
@@ -372,13 +372,15 @@ func (s *leaseWatch) ClaimOutbox(ctx context.Context, owner string, now time.Tim
 	return msgs, err
 }
 
-func (s *leaseWatch) CompleteOutbox(ctx context.Context, id int64, owner string, rev int64, ts string, at time.Time) error {
+func (s *leaseWatch) CompleteOutbox(ctx context.Context, owner string, at time.Time, sent ...store.OutboxReceipt) error {
 	s.mu.Lock()
-	if claim := s.leases[id]; s.clock.Now().After(*claim.LeaseUntil) {
-		s.lapsed = append(s.lapsed, claim.Key)
+	for _, m := range sent {
+		if claim := s.leases[m.ID]; s.clock.Now().After(*claim.LeaseUntil) {
+			s.lapsed = append(s.lapsed, claim.Key)
+		}
 	}
 	s.mu.Unlock()
-	return s.Store.CompleteOutbox(ctx, id, owner, rev, ts, at)
+	return s.Store.CompleteOutbox(ctx, owner, at, sent...)
 }
 
 // Pacing holds a message back to stay under Slack's limits; it must never hold it past the

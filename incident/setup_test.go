@@ -280,7 +280,7 @@ func (b *testBundle) flush(t testing.TB) int {
 				require.NoError(t, b.store.KillOutbox(b.ctx, m.ID, "test-outbox", err.Error()))
 				continue
 			}
-			require.NoError(t, b.store.CompleteOutbox(b.ctx, m.ID, "test-outbox", m.Revision, ts, b.clock.Now()))
+			require.NoError(t, b.store.CompleteOutbox(b.ctx, "test-outbox", b.clock.Now(), store.OutboxReceipt{ID: m.ID, Revision: m.Revision, TS: ts}))
 			sent++
 		}
 	}

@@ -151,19 +151,62 @@ func (s *SQL) ClaimOutbox(ctx context.Context, owner string, now time.Time, leas
 	return claimed, nil
 }
 
-// CompleteOutbox records a send; the message is done only if rev is still its revision.
-func (s *SQL) CompleteOutbox(ctx context.Context, id int64, owner string, rev int64, ts string, at time.Time) error {
-	completed, err := s.writer.ExecContext(ctx, `UPDATE outbox
-		SET state = CASE WHEN revision = $3 THEN 'sent' ELSE 'pending' END,
-			ts = $4, sent_at = $5, last_error = '', lease_owner = '', lease_until = NULL
-		WHERE id = $1 AND lease_owner = $2`, id, owner, rev, ts, unixNano(at))
-	if err == nil {
-		err = leaseHeld(completed)
+// completeOutbox marks a message sent, unless a newer revision arrived while it was sent.
+const completeOutbox = `UPDATE outbox
+	SET state = CASE WHEN revision = $3 THEN 'sent' ELSE 'pending' END,
+		ts = $4, sent_at = $5, last_error = '', lease_owner = '', lease_until = NULL
+	WHERE id = $1 AND lease_owner = $2`
+
+// CompleteOutbox records sends, several in one transaction: a commit (and its fsync) per
+// message was most of what a reply cost once replies went out as fast as they were asked for.
+func (s *SQL) CompleteOutbox(ctx context.Context, owner string, at time.Time, sent ...OutboxReceipt) error {
+	var lost []int64
+	complete := func(ctx context.Context, q querier, m OutboxReceipt) error {
+		res, err := q.ExecContext(ctx, completeOutbox, m.ID, owner, m.Revision, m.TS, unixNano(at))
+		if err == nil {
+			err = leaseHeld(res)
+		}
+		if errors.Is(err, ErrLeaseLost) {
+			lost = append(lost, m.ID)
+			return nil
+		}
+		return err
+	}
+	var err error
+	switch len(sent) {
+	case 0:
+		return nil
+	case 1:
+		err = complete(ctx, s.writer, sent[0])
+	default:
+		err = s.inTx(ctx, func(tx stmtTx) error {
+			for _, m := range sent {
+				if err := complete(ctx, tx, m); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	if err == nil && len(lost) > 0 {
+		err = ErrLeaseLost
 	}
 	if err != nil {
-		return s.failed(fmt.Sprintf("completing outbox message %d", id), err)
+		return s.failed(fmt.Sprintf("completing outbox messages %v", ids(sent, lost)), err)
 	}
 	return nil
+}
+
+// ids names the messages an error is about: those whose lease was lost, if any, else all.
+func ids(sent []OutboxReceipt, lost []int64) []int64 {
+	if len(lost) > 0 {
+		return lost
+	}
+	all := make([]int64, len(sent))
+	for i, m := range sent {
+		all[i] = m.ID
+	}
+	return all
 }
 
 // RetryOutbox puts a claimed message back until next.

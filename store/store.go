@@ -280,6 +280,14 @@ type OutboxMessage struct {
 	ThreadTS   string // filled by ClaimOutbox from the parent's TS when ThreadOf is set
 }
 
+// OutboxReceipt says that Slack took a claimed message: its ID, the revision sent and Slack's
+// ts (empty for an ephemeral reply).
+type OutboxReceipt struct {
+	ID       int64
+	Revision int64
+	TS       string
+}
+
 // Store is opsbot's durable state. All methods are safe for concurrent use by several
 // goroutines and several replicas (PostgreSQL). Times come back in UTC.
 type Store interface {
@@ -351,11 +359,11 @@ type Store interface {
 	Enqueue(ctx context.Context, m OutboxMessage) (OutboxMessage, error)
 	// ClaimOutbox leases up to limit pending messages that are due, for owner.
 	ClaimOutbox(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]OutboxMessage, error)
-	// CompleteOutbox records that a claimed message was sent as revision rev, with Slack's ts.
-	// The message stays pending (with its TS) if a newer revision arrived meanwhile.
-	// CompleteOutbox, RetryOutbox and KillOutbox return ErrLeaseLost when another owner has
-	// claimed the message since.
-	CompleteOutbox(ctx context.Context, id int64, owner string, rev int64, ts string, at time.Time) error
+	// CompleteOutbox records that claimed messages were sent, in one transaction: each as its
+	// Revision, with Slack's TS. A message stays pending (with its TS) if a newer revision
+	// arrived meanwhile. CompleteOutbox, RetryOutbox and KillOutbox return ErrLeaseLost when
+	// another owner has claimed a message since; CompleteOutbox still records the others.
+	CompleteOutbox(ctx context.Context, owner string, at time.Time, sent ...OutboxReceipt) error
 	// RetryOutbox puts a claimed message back, not to be claimed before next.
 	RetryOutbox(ctx context.Context, id int64, owner string, next time.Time, lastErr string) error
 	// KillOutbox marks a claimed message dead: Slack refused it for good. If it was never

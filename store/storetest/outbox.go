@@ -69,7 +69,7 @@ func (b *bundle) send(t *testing.T, key, ts string) {
 	t.Helper()
 	m, ok := b.claim(t, "worker", b.clock.Now())[key]
 	require.True(t, ok, "%s can be claimed", key)
-	require.NoError(t, b.store.CompleteOutbox(t.Context(), m.ID, "worker", m.Revision, ts, b.clock.Now()))
+	require.NoError(t, b.store.CompleteOutbox(t.Context(), "worker", b.clock.Now(), store.OutboxReceipt{ID: m.ID, Revision: m.Revision, TS: ts}))
 }
 
 func (b *bundle) getOutbox(t *testing.T, key string) store.OutboxMessage {
@@ -239,7 +239,7 @@ func testClaimOutbox(t *testing.T, newDatabase func(t *testing.T) OpenFunc) {
 
 		require.Equal(t, []string{"card:1"}, b.claimKeys(t, "worker", start))
 		m := b.getOutbox(t, "card:1")
-		require.NoError(t, b.store.CompleteOutbox(t.Context(), m.ID, "worker", m.Revision, "1700000000.000100", start))
+		require.NoError(t, b.store.CompleteOutbox(t.Context(), "worker", start, store.OutboxReceipt{ID: m.ID, Revision: m.Revision, TS: "1700000000.000100"}))
 
 		claimed := b.claim(t, "worker", start)
 		require.ElementsMatch(t, []string{"detail:1", "crosspost:1"}, keys(claimed))
@@ -256,14 +256,14 @@ func testClaimOutbox(t *testing.T, newDatabase func(t *testing.T) OpenFunc) {
 		elsewhere := b.enqueue(t, post("elsewhere", "C2"))
 
 		require.ElementsMatch(t, []string{"first", "elsewhere"}, b.claimKeys(t, "worker", start))
-		require.NoError(t, b.store.CompleteOutbox(ctx, elsewhere.ID, "worker", 1, "2.2", start))
+		require.NoError(t, b.store.CompleteOutbox(ctx, "worker", start, store.OutboxReceipt{ID: elsewhere.ID, Revision: 1, TS: "2.2"}))
 		require.Empty(t, b.claimKeys(t, "worker", start), "second waits while first is being sent")
 
 		require.NoError(t, b.store.RetryOutbox(ctx, first.ID, "worker", start.Add(time.Minute), "ratelimited"))
 		require.Empty(t, b.claimKeys(t, "worker", start), "second waits while first backs off")
 
 		require.Equal(t, []string{"first"}, b.claimKeys(t, "worker", start.Add(time.Minute)))
-		require.NoError(t, b.store.CompleteOutbox(ctx, first.ID, "worker", 1, "1.1", start.Add(time.Minute)))
+		require.NoError(t, b.store.CompleteOutbox(ctx, "worker", start.Add(time.Minute), store.OutboxReceipt{ID: first.ID, Revision: 1, TS: "1.1"}))
 		require.Equal(t, []string{"second"}, b.claimKeys(t, "worker", start.Add(time.Minute)))
 	})
 
@@ -330,7 +330,7 @@ func testClaimOutbox(t *testing.T, newDatabase func(t *testing.T) OpenFunc) {
 					mu.Lock()
 					claims = append(claims, m)
 					mu.Unlock()
-					if err := s.CompleteOutbox(t.Context(), m.ID, owner, m.Revision, fmt.Sprint(m.ID), start); err != nil {
+					if err := s.CompleteOutbox(t.Context(), owner, start, store.OutboxReceipt{ID: m.ID, Revision: m.Revision, TS: fmt.Sprint(m.ID)}); err != nil {
 						errs[i] = err
 						return
 					}
@@ -368,7 +368,7 @@ func testFinishOutbox(t *testing.T, newDatabase func(t *testing.T) OpenFunc) {
 		b.enqueue(t, card("card:1", "C_DEPLOYS", "CI passed")) // arrives while sending
 
 		b.clock.Advance(time.Second)
-		require.NoError(t, b.store.CompleteOutbox(ctx, sending.ID, "worker", sending.Revision, "1.1", b.clock.Now()))
+		require.NoError(t, b.store.CompleteOutbox(ctx, "worker", b.clock.Now(), store.OutboxReceipt{ID: sending.ID, Revision: sending.Revision, TS: "1.1"}))
 
 		m := b.getOutbox(t, "card:1")
 		require.Equal(t, store.OutboxPending, m.State)
@@ -378,7 +378,7 @@ func testFinishOutbox(t *testing.T, newDatabase func(t *testing.T) OpenFunc) {
 		resending := b.claim(t, "worker", b.clock.Now())["card:1"]
 		require.Equal(t, int64(2), resending.Revision)
 		require.Equal(t, "CI passed", resending.Text)
-		require.NoError(t, b.store.CompleteOutbox(ctx, resending.ID, "worker", resending.Revision, "1.1", b.clock.Now()))
+		require.NoError(t, b.store.CompleteOutbox(ctx, "worker", b.clock.Now(), store.OutboxReceipt{ID: resending.ID, Revision: resending.Revision, TS: "1.1"}))
 		m = b.getOutbox(t, "card:1")
 		require.Equal(t, store.OutboxSent, m.State)
 		require.Equal(t, b.clock.Now(), *m.SentAt)
@@ -450,7 +450,7 @@ func testFinishOutbox(t *testing.T, newDatabase func(t *testing.T) OpenFunc) {
 			finish func(s store.Store, m store.OutboxMessage, owner string) error
 		}{
 			{"Complete", func(s store.Store, m store.OutboxMessage, owner string) error {
-				return s.CompleteOutbox(t.Context(), m.ID, owner, m.Revision, "1.1", start)
+				return s.CompleteOutbox(t.Context(), owner, start, store.OutboxReceipt{ID: m.ID, Revision: m.Revision, TS: "1.1"})
 			}},
 			{"Retry", func(s store.Store, m store.OutboxMessage, owner string) error {
 				return s.RetryOutbox(t.Context(), m.ID, owner, start, "timeout")
@@ -473,6 +473,39 @@ func testFinishOutbox(t *testing.T, newDatabase func(t *testing.T) OpenFunc) {
 				require.NoError(t, tc.finish(b.store, fast, "replica-b"))
 			})
 		}
+	})
+
+	t.Run("CompleteRecordsSeveralAndLeavesAMessageAnotherOwnerTook", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, newDatabase)
+		first := b.enqueue(t, ephemeral("reply:1", "C1", "U_ALICE"))
+		b.enqueue(t, ephemeral("reply:2", "C1", "U_BOB"))
+		b.claim(t, "replica-a", start)
+		late := ephemeral("reply:3", "C1", "U_CAROL")
+		late.NextAt = start.Add(-time.Minute)
+		b.enqueue(t, late)
+		claimedLate := b.claim(t, "replica-a", start.Add(-time.Minute))["reply:3"] // its lease ends at start
+		taken := b.claim(t, "replica-b", start)["reply:3"]
+		require.NotZero(t, taken.ID)
+		claimed := []store.OutboxMessage{b.getOutbox(t, "reply:1"), b.getOutbox(t, "reply:2"), claimedLate}
+
+		var receipts []store.OutboxReceipt
+		for _, m := range claimed {
+			receipts = append(receipts, store.OutboxReceipt{ID: m.ID, Revision: m.Revision})
+		}
+		err := b.store.CompleteOutbox(t.Context(), "replica-a", start, receipts...)
+
+		require.ErrorIs(t, err, store.ErrLeaseLost)
+		require.Contains(t, err.Error(), fmt.Sprint(claimedLate.ID), "the error names the message it could not record")
+		require.NotContains(t, err.Error(), fmt.Sprint(first.ID))
+		for _, key := range []string{"reply:1", "reply:2"} {
+			m := b.getOutbox(t, key)
+			require.Equal(t, store.OutboxSent, m.State, key)
+			require.Equal(t, start, *m.SentAt, key)
+		}
+		m := b.getOutbox(t, "reply:3")
+		require.Equal(t, store.OutboxPending, m.State, "replica-b is sending it")
+		require.Equal(t, "replica-b", m.LeaseOwner)
 	})
 
 	t.Run("Stats", func(t *testing.T) {
