@@ -33,20 +33,7 @@ func BenchmarkListRuns(b *testing.B) {
 			States: []store.RunState{store.RunSucceeded}, Limit: 1}},
 		{"IncidentsThisWeek", store.RunQuery{Kinds: []store.RunKind{store.KindIncident}, Since: newest.Add(-7 * 24 * time.Hour)}},
 	}
-	for _, database := range []struct {
-		name   string
-		driver string
-		open   func(b *testing.B) (store.Config, string)
-	}{
-		{"SQLite", "sqlite", func(b *testing.B) (store.Config, string) {
-			path := filepath.Join(b.TempDir(), "opsbot.db")
-			return store.Config{Driver: store.SQLite, DSN: path}, path
-		}},
-		{"Postgres", "pgx", func(b *testing.B) (store.Config, string) {
-			dsn := newPostgresSchema(b)
-			return store.Config{Driver: store.Postgres, DSN: dsn}, dsn
-		}},
-	} {
+	for _, database := range benchDatabases {
 		b.Run(database.name, func(b *testing.B) {
 			cfg, dsn := database.open(b)
 			s := openStore(b, cfg)
@@ -66,6 +53,24 @@ func BenchmarkListRuns(b *testing.B) {
 			}
 		})
 	}
+}
+
+// benchDatabases are what the store's benchmarks run on: an empty database of their own on
+// each driver, opened as a store (Config) and for seeding rows straight in (database/sql's
+// driver name and DSN).
+var benchDatabases = []struct {
+	name   string
+	driver string
+	open   func(b *testing.B) (store.Config, string)
+}{
+	{"SQLite", "sqlite", func(b *testing.B) (store.Config, string) {
+		path := filepath.Join(b.TempDir(), "opsbot.db")
+		return store.Config{Driver: store.SQLite, DSN: path}, path
+	}},
+	{"Postgres", "pgx", func(b *testing.B) (store.Config, string) {
+		dsn := newPostgresSchema(b)
+		return store.Config{Driver: store.Postgres, DSN: dsn}, dsn
+	}},
 }
 
 // reportPercentiles adds the median and the 99th percentile of the timed calls to the

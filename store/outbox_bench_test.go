@@ -3,7 +3,6 @@ package store_test
 import (
 	"database/sql"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,20 +17,7 @@ import (
 // few pending ones: its cost must follow what is pending, not what was ever sent.
 func BenchmarkClaimOutbox(b *testing.B) {
 	const sent, pending = 100_000, 20
-	for _, database := range []struct {
-		name   string
-		driver string
-		open   func(b *testing.B) (store.Config, string)
-	}{
-		{"SQLite", "sqlite", func(b *testing.B) (store.Config, string) {
-			path := filepath.Join(b.TempDir(), "opsbot.db")
-			return store.Config{Driver: store.SQLite, DSN: path}, path
-		}},
-		{"Postgres", "pgx", func(b *testing.B) (store.Config, string) {
-			dsn := newPostgresSchema(b)
-			return store.Config{Driver: store.Postgres, DSN: dsn}, dsn
-		}},
-	} {
+	for _, database := range benchDatabases {
 		b.Run(database.name, func(b *testing.B) {
 			cfg, dsn := database.open(b)
 			s := openStore(b, cfg)
