@@ -89,6 +89,32 @@ func reportPercentiles(b *testing.B, took []time.Duration) {
 // seedRuns inserts n runs, one every five minutes up to newest, straight into the database:
 // through the store it would take minutes.
 func seedRuns(b *testing.B, driver, dsn string, n int, newest time.Time) {
+	kinds := []store.RunKind{store.KindDeploy, store.KindDeploy, store.KindDeploy, store.KindDeploy,
+		store.KindRelease, store.KindRelease, store.KindRollback, store.KindIncident, store.KindIncident, store.KindIncident}
+	envs := []string{"production", "staging", "development"}
+	steps := `[` + strings.Repeat(`{"name":"step","state":"passed","detail":"done in 3 min"},`, 9) +
+		`{"name":"verify","state":"passed"}]`
+	seedRows(b, driver, dsn, "runs", `(kind, env, state, requested_by, channel, title, steps,
+		lock_name, version, created_at, updated_at, lease_owner)`, n, func(i, p int) (string, []any) {
+		kind, env, state := kinds[i%len(kinds)], "", store.RunSucceeded
+		if kind == store.KindDeploy || kind == store.KindRollback {
+			env = envs[i%len(envs)]
+		}
+		switch {
+		case i >= n-20:
+			state = store.RunWaiting
+		case i%17 == 0:
+			state = store.RunFailed
+		}
+		at := newest.Add(-time.Duration(n-i) * 5 * time.Minute).UnixNano()
+		return fmt.Sprintf("($%d, $%d, $%d, 'U_ALICE', 'C_DEPLOYS', $%d, $%d, '', 1, $%d, $%d, '')",
+			p+1, p+2, p+3, p+4, p+5, p+6, p+6), []any{kind, env, state, fmt.Sprint("run ", i), steps, at}
+	})
+}
+
+// seedRows inserts n rows into table, in batches of multi-row INSERTs in one transaction.
+// row gives the i-th row's VALUES tuple, its placeholders numbered from p+1, and their args.
+func seedRows(b *testing.B, driver, dsn, table, columns string, n int, row func(i, p int) (string, []any)) {
 	b.Helper()
 	db, err := sql.Open(driver, dsn)
 	require.NoError(b, err)
@@ -96,42 +122,23 @@ func seedRuns(b *testing.B, driver, dsn string, n int, newest time.Time) {
 	tx, err := db.BeginTx(b.Context(), nil)
 	require.NoError(b, err)
 	defer func() { _ = tx.Rollback() }()
-
-	kinds := []store.RunKind{store.KindDeploy, store.KindDeploy, store.KindDeploy, store.KindDeploy,
-		store.KindRelease, store.KindRelease, store.KindRollback, store.KindIncident, store.KindIncident, store.KindIncident}
-	envs := []string{"production", "staging", "development"}
-	steps := `[` + strings.Repeat(`{"name":"step","state":"passed","detail":"done in 3 min"},`, 9) +
-		`{"name":"verify","state":"passed"}]`
 	const batch = 500
 	for first := 0; first < n; first += batch {
 		var values []string
 		var args []any
 		for i := first; i < min(first+batch, n); i++ {
-			kind, env, state := kinds[i%len(kinds)], "", store.RunSucceeded
-			if kind == store.KindDeploy || kind == store.KindRollback {
-				env = envs[i%len(envs)]
-			}
-			switch {
-			case i >= n-20:
-				state = store.RunWaiting
-			case i%17 == 0:
-				state = store.RunFailed
-			}
-			at := newest.Add(-time.Duration(n-i) * 5 * time.Minute).UnixNano()
-			p := len(args)
-			values = append(values, fmt.Sprintf("($%d, $%d, $%d, 'U_ALICE', 'C_DEPLOYS', $%d, $%d, '', 1, $%d, $%d, '')",
-				p+1, p+2, p+3, p+4, p+5, p+6, p+6))
-			args = append(args, kind, env, state, fmt.Sprint("run ", i), steps, at)
+			tuple, rowArgs := row(i, len(args))
+			values = append(values, tuple)
+			args = append(args, rowArgs...)
 		}
-		_, err := tx.ExecContext(b.Context(), `INSERT INTO runs (kind, env, state, requested_by, channel, title, steps,
-			lock_name, version, created_at, updated_at, lease_owner) VALUES `+strings.Join(values, ", "), args...)
+		_, err := tx.ExecContext(b.Context(), `INSERT INTO `+table+` `+columns+` VALUES `+strings.Join(values, ", "), args...)
 		require.NoError(b, err)
 	}
 	require.NoError(b, tx.Commit())
 	if driver == "pgx" {
 		// Autovacuum keeps the planner's statistics in a live database; a table loaded a
-		// moment ago has none, and PostgreSQL would plan as if every run were active.
-		_, err = db.ExecContext(b.Context(), `ANALYZE runs`)
+		// moment ago has none, and PostgreSQL would plan as if every row were alike.
+		_, err = db.ExecContext(b.Context(), `ANALYZE `+table)
 		require.NoError(b, err)
 	}
 }

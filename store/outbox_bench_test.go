@@ -1,9 +1,7 @@
 package store_test
 
 import (
-	"database/sql"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -46,32 +44,10 @@ func BenchmarkClaimOutbox(b *testing.B) {
 // seedSentMessages inserts n sent messages, as a year of cards and replies leaves behind,
 // straight into the database.
 func seedSentMessages(b *testing.B, driver, dsn string, n int, newest time.Time) {
-	b.Helper()
-	db, err := sql.Open(driver, dsn)
-	require.NoError(b, err)
-	defer db.Close()
-	tx, err := db.BeginTx(b.Context(), nil)
-	require.NoError(b, err)
-	defer func() { _ = tx.Rollback() }()
-	const batch = 500
-	for first := 0; first < n; first += batch {
-		var values []string
-		var args []any
-		for i := first; i < min(first+batch, n); i++ {
-			at := newest.Add(-time.Duration(n-i) * 5 * time.Minute).UnixNano()
-			p := len(args)
-			values = append(values, fmt.Sprintf("($%d, 'ephemeral', FALSE, 'C_DEPLOYS', 'U_ALICE', '', 'Nothing is being deployed.', "+
-				"NULL, 'sent', '', 1, $%d, '', $%d, $%d, 1, '', NULL)", p+1, p+2, p+2, p+2))
-			args = append(args, fmt.Sprint("reply ", i), at)
-		}
-		_, err := tx.ExecContext(b.Context(), `INSERT INTO outbox (key, op, upsert, channel, user_id, thread_of, text,
-			blocks, state, ts, attempts, next_at, last_error, created_at, sent_at, revision, lease_owner, lease_until)
-			VALUES `+strings.Join(values, ", "), args...)
-		require.NoError(b, err)
-	}
-	require.NoError(b, tx.Commit())
-	if driver == "pgx" {
-		_, err = db.ExecContext(b.Context(), `ANALYZE outbox`)
-		require.NoError(b, err)
-	}
+	seedRows(b, driver, dsn, "outbox", `(key, op, upsert, channel, user_id, thread_of, text, blocks, state, ts,
+		attempts, next_at, last_error, created_at, sent_at, revision, lease_owner, lease_until)`, n, func(i, p int) (string, []any) {
+		at := newest.Add(-time.Duration(n-i) * 5 * time.Minute).UnixNano()
+		return fmt.Sprintf("($%d, 'ephemeral', FALSE, 'C_DEPLOYS', 'U_ALICE', '', 'Nothing is being deployed.', "+
+			"NULL, 'sent', '', 1, $%d, '', $%d, $%d, 1, '', NULL)", p+1, p+2, p+2, p+2), []any{fmt.Sprint("reply ", i), at}
+	})
 }
