@@ -252,9 +252,9 @@ func (w *outboxWorker) deliver(ctx context.Context, m store.OutboxMessage, sent 
 	}
 }
 
-// respond posts a reply to its response_url and records the outcome. It reports whether the
-// reply must go through chat.postEphemeral now: the URL expired or was used up, which Slack
-// tells only by refusing it.
+// respond posts a reply to its response_url: a success is added to sent, a failure recorded at
+// once. It reports whether the reply must go through chat.postEphemeral now: the URL expired or
+// was used up, which Slack tells only by refusing it.
 func (w *outboxWorker) respond(ctx context.Context, log zerolog.Logger, m store.OutboxMessage, sent *receipts) (fallBack bool) {
 	msg, err := webhookMessage(m)
 	if err == nil {

@@ -249,8 +249,9 @@ const (
 // have been enqueued before it; it is not claimed until its parent has been posted (has a TS).
 // Posts not yet posted to one channel are claimed in order of ID, one at a time, so a channel
 // reads in the order things happened; so are the ephemeral replies to one person in a channel,
-// apart from the posts. An upsert of an already-posted message is not held up by that order. When a parent that was never posted is killed, its pending replies die with it, so
-// that they cannot hold up their channel forever.
+// apart from the posts. An upsert of an already-posted message is not held up by that order.
+// When a parent that was never posted is killed, its pending replies die with it, so that they
+// cannot hold up their channel forever.
 type OutboxMessage struct {
 	ID      int64
 	Key     string
