@@ -77,13 +77,15 @@ func translateInteraction(envelopeID string, cb slack.InteractionCallback, now t
 }
 
 // viewValues flattens a modal's state to block ID → value. opsbot gives every input block one
-// element, so the block ID names the field.
+// element, so the block ID names the field; a block that sent no element is an empty field, so
+// that the form sees every field it asked for.
 func viewValues(state *slack.ViewState) map[string]string {
 	values := map[string]string{}
 	if state == nil {
 		return values
 	}
 	for blockID, actions := range state.Values {
+		values[blockID] = ""
 		for _, a := range actions {
 			values[blockID] = actionValue(a)
 		}
