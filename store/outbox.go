@@ -176,7 +176,7 @@ func (s *SQL) CompleteOutbox(ctx context.Context, owner string, at time.Time, se
 	switch len(sent) {
 	case 0:
 		return nil
-	case 1:
+	case 1: // one statement, without BEGIN and COMMIT around it
 		err = complete(ctx, s.writer, sent[0])
 	default:
 		err = s.inTx(ctx, func(tx stmtTx) error {
@@ -188,25 +188,13 @@ func (s *SQL) CompleteOutbox(ctx context.Context, owner string, at time.Time, se
 			return nil
 		})
 	}
-	if err == nil && len(lost) > 0 {
-		err = ErrLeaseLost
-	}
-	if err != nil {
-		return s.failed(fmt.Sprintf("completing outbox messages %v", ids(sent, lost)), err)
+	switch {
+	case err != nil:
+		return s.failed(fmt.Sprintf("completing %d outbox messages", len(sent)), err)
+	case len(lost) > 0:
+		return fmt.Errorf("completing outbox messages %v: %w", lost, ErrLeaseLost)
 	}
 	return nil
-}
-
-// ids names the messages an error is about: those whose lease was lost, if any, else all.
-func ids(sent []OutboxReceipt, lost []int64) []int64 {
-	if len(lost) > 0 {
-		return lost
-	}
-	all := make([]int64, len(sent))
-	for i, m := range sent {
-		all[i] = m.ID
-	}
-	return all
 }
 
 // RetryOutbox puts a claimed message back until next.

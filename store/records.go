@@ -16,15 +16,21 @@ const insertDelivery = `INSERT INTO deliveries (key, at) VALUES ($1, $2) ON CONF
 
 // FirstDelivery records key and reports whether it was new.
 func (s *SQL) FirstDelivery(ctx context.Context, key string, at time.Time) (bool, error) {
-	recorded, err := s.writer.ExecContext(ctx, insertDelivery, key, unixNano(at))
+	first, err := recordDelivery(ctx, s.writer, key, at)
 	if err != nil {
 		return false, s.failed(fmt.Sprintf("recording delivery %q", key), err)
+	}
+	return first, nil
+}
+
+// recordDelivery records key with q and reports whether it was new.
+func recordDelivery(ctx context.Context, q querier, key string, at time.Time) (bool, error) {
+	recorded, err := q.ExecContext(ctx, insertDelivery, key, unixNano(at))
+	if err != nil {
+		return false, err
 	}
 	n, err := recorded.RowsAffected()
-	if err != nil {
-		return false, s.failed(fmt.Sprintf("recording delivery %q", key), err)
-	}
-	return n == 1, nil
+	return n == 1, err
 }
 
 // errSeen aborts FinishDelivery's transaction when the delivery's key is recorded already.
@@ -46,13 +52,11 @@ func (s *SQL) FinishDelivery(ctx context.Context, d DeliveryRecord) (bool, error
 	}
 	err := s.inTx(ctx, func(tx stmtTx) error {
 		if d.Key != "" {
-			recorded, err := tx.ExecContext(ctx, insertDelivery, d.Key, unixNano(d.At))
+			first, err := recordDelivery(ctx, tx, d.Key, d.At)
 			if err != nil {
 				return err
 			}
-			if n, err := recorded.RowsAffected(); err != nil {
-				return err
-			} else if n == 0 {
+			if !first {
 				return errSeen
 			}
 		}
