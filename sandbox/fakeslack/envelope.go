@@ -238,8 +238,9 @@ func (s *Server) finish(env *envelope, state envelopeState) {
 	}
 }
 
-// ack handles one frame from the bot: an acknowledgement {envelope_id, payload}.
-func (s *Server) ack(frame []byte) {
+// ack handles one frame from the bot: an acknowledgement {envelope_id, payload} that reached
+// the sandbox's socket at received (stampingListener). The ack's latency ends there.
+func (s *Server) ack(frame []byte, received time.Time) {
 	var a struct {
 		EnvelopeID string          `json:"envelope_id"`
 		Payload    json.RawMessage `json:"payload"`
@@ -263,7 +264,7 @@ func (s *Server) ack(frame []byte) {
 			s.ackError(&s.stats.UnknownAcks, "envelope %s acked %d times but delivered %d times", env.id, env.acks, env.deliveries)
 		}
 	default:
-		latency := time.Since(env.firstSent)
+		latency := received.Sub(env.firstSent)
 		env.state = acked
 		s.socket.outstanding--
 		env.acks++

@@ -120,10 +120,11 @@ func New(opts Options) (*Server, error) {
 	if opts.PingInterval <= 0 {
 		opts.PingInterval = DefaultPingInterval
 	}
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	tcp, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("listening for the sandbox Slack: %w", err)
 	}
+	listener := stampingListener{tcp}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		opts:     opts,
@@ -155,6 +156,21 @@ func New(opts Options) (*Server, error) {
 	})
 	s.opts.Logger.Info().Str("api_url", s.APIURL()).Msg("sandbox Slack listening")
 	return s, nil
+}
+
+// stampingListener accepts connections that note when the kernel received what is read from
+// them. An ack's latency ends there (readAcks): not once this process, busy meanwhile serving
+// the bot's Web API calls and response_url posts that Slack would serve on other machines,
+// got round to reading it. Otherwise a bot that calls the Web API under load is measured with
+// the sandbox's own delays added (BENCHMARKS.md, section 1).
+type stampingListener struct{ net.Listener }
+
+func (l stampingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return stamped(c), nil
 }
 
 // APIURL is the Web API base URL for slack.OptionAPIURL, e.g. "http://127.0.0.1:41234/api/".

@@ -153,7 +153,7 @@ func (s *Server) readAcks(conn *socketConn) {
 		if err != nil {
 			return
 		}
-		s.ack(data)
+		s.ack(data, receivedAt(conn.ws.NetConn()))
 	}
 }
 

@@ -1,0 +1,14 @@
+//go:build !linux
+
+package fakeslack
+
+import (
+	"net"
+	"time"
+)
+
+// stamped returns c: only Linux gives the receive timestamps stamp_linux.go reads.
+func stamped(c net.Conn) net.Conn { return c }
+
+// receivedAt is now: c has no timestamps.
+func receivedAt(net.Conn) time.Time { return time.Now() }
