@@ -28,8 +28,10 @@ func stamped(c net.Conn) net.Conn {
 	}); err != nil || optErr != nil {
 		return c
 	}
-	return &stampedConn{TCPConn: tcp, raw: raw, oob: make([]byte, unix.CmsgSpace(16))}
+	return &stampedConn{TCPConn: tcp, raw: raw, oob: make([]byte, unix.CmsgSpace(timespecSize))}
 }
+
+const timespecSize = int(unsafe.Sizeof(unix.Timespec{}))
 
 // stampedConn notes when the kernel received the data each Read returns. One goroutine reads.
 type stampedConn struct {
@@ -72,7 +74,7 @@ func (c *stampedConn) note(oob []byte) {
 		return
 	}
 	for _, m := range msgs {
-		if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SCM_TIMESTAMPNS && len(m.Data) >= 16 {
+		if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SCM_TIMESTAMPNS && len(m.Data) >= timespecSize {
 			ts := *(*unix.Timespec)(unsafe.Pointer(&m.Data[0]))
 			c.last.Store(ts.Nano())
 		}
