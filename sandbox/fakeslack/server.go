@@ -158,8 +158,9 @@ func New(opts Options) (*Server, error) {
 	return s, nil
 }
 
-// stampingListener accepts connections that note when the kernel received what is read from
-// them. An ack's latency ends there (readAcks): not once this process, busy meanwhile serving
+// stampingListener accepts connections that can note when the kernel received what is read
+// from them (startStamping, for Socket Mode). An ack's latency ends there (readAcks): not once
+// this process, busy meanwhile serving
 // the bot's Web API calls and response_url posts that Slack would serve on other machines,
 // got round to reading it. Otherwise a bot that calls the Web API under load is measured with
 // the sandbox's own delays added (BENCHMARKS.md, section 1).

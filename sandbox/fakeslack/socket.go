@@ -106,6 +106,7 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // Upgrade has answered the client
 	}
+	startStamping(ws.NetConn()) // for readAcks
 	conn := &socketConn{ws: ws, done: make(chan struct{})}
 	// Hold the writer until hello is out: an envelope picked for this connection waits for it.
 	conn.writeMu.Lock()

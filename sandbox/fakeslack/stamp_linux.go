@@ -11,37 +11,52 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// stamped returns c reading with the kernel's receive timestamps (SO_TIMESTAMPNS), or c as it
-// is when the socket will not give them.
+// stamped returns c ready to read with the kernel's receive timestamps once startStamping is
+// called; until then it reads as c does.
 func stamped(c net.Conn) net.Conn {
 	tcp, ok := c.(*net.TCPConn)
 	if !ok {
 		return c
 	}
-	raw, err := tcp.SyscallConn()
+	return &stampedConn{TCPConn: tcp}
+}
+
+const timespecSize = int(unsafe.Sizeof(unix.Timespec{}))
+
+// stampedConn notes when the kernel received the data each Read returns (SO_TIMESTAMPNS), once
+// startStamping has been called: only a Socket Mode connection's acks need it, and an HTTP
+// request is read as usual. One goroutine reads.
+type stampedConn struct {
+	*net.TCPConn
+	raw  syscall.RawConn // nil until startStamping succeeded
+	oob  []byte
+	last atomic.Int64 // Unix nanoseconds of the latest data read; 0 before any
+}
+
+// startStamping turns the timestamps on, or leaves c reading as before if the socket will not
+// give them. Call it before the reading goroutine starts.
+func startStamping(c net.Conn) {
+	s, ok := c.(*stampedConn)
+	if !ok {
+		return
+	}
+	raw, err := s.SyscallConn()
 	if err != nil {
-		return c
+		return
 	}
 	var optErr error
 	if err := raw.Control(func(fd uintptr) {
 		optErr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
 	}); err != nil || optErr != nil {
-		return c
+		return
 	}
-	return &stampedConn{TCPConn: tcp, raw: raw, oob: make([]byte, unix.CmsgSpace(timespecSize))}
-}
-
-const timespecSize = int(unsafe.Sizeof(unix.Timespec{}))
-
-// stampedConn notes when the kernel received the data each Read returns. One goroutine reads.
-type stampedConn struct {
-	*net.TCPConn
-	raw  syscall.RawConn
-	oob  []byte
-	last atomic.Int64 // Unix nanoseconds of the latest data read; 0 before any
+	s.raw, s.oob = raw, make([]byte, unix.CmsgSpace(timespecSize))
 }
 
 func (c *stampedConn) Read(p []byte) (int, error) {
+	if c.raw == nil {
+		return c.TCPConn.Read(p)
+	}
 	var (
 		n       int
 		readErr error

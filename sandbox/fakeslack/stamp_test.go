@@ -25,6 +25,7 @@ func TestWhatIsReadLateIsDatedWhenItArrived(t *testing.T) {
 	server, err := listener.Accept()
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = server.Close() })
+	startStamping(server)
 
 	sent := time.Now()
 	_, err = client.Write([]byte(`{"envelope_id":"1"}`))
