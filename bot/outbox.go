@@ -80,7 +80,6 @@ func newOutboxWorker(api *slack.Client, st store.Store, clk clock.Clock, m *Metr
 	if opts.Parallel <= 0 {
 		opts.Parallel = 8
 	}
-
 	return &outboxWorker{
 		api: api, st: st, clock: clk, metrics: m, owner: owner, opts: opts,
 		log:   log.With().Str("component", "outbox").Logger(),
@@ -359,9 +358,9 @@ func messageOptions(m store.OutboxMessage) ([]slack.MsgOption, error) {
 	opts := []slack.MsgOption{slack.MsgOptionText(m.Text, false)}
 	switch {
 	case len(m.Blocks) > 0:
-		var blocks slack.Blocks
-		if err := json.Unmarshal(m.Blocks, &blocks); err != nil {
-			return nil, fmt.Errorf("decoding the blocks of %s: %w", m.Key, err)
+		blocks, err := decodeBlocks(m)
+		if err != nil {
+			return nil, err
 		}
 		opts = append(opts, slack.MsgOptionBlocks(blocks.BlockSet...))
 	case m.Upsert:
@@ -378,12 +377,22 @@ func messageOptions(m store.OutboxMessage) ([]slack.MsgOption, error) {
 func webhookMessage(m store.OutboxMessage) (*slack.WebhookMessage, error) {
 	msg := &slack.WebhookMessage{Text: m.Text, ResponseType: slack.ResponseTypeEphemeral}
 	if len(m.Blocks) > 0 {
-		msg.Blocks = &slack.Blocks{}
-		if err := json.Unmarshal(m.Blocks, msg.Blocks); err != nil {
-			return nil, fmt.Errorf("decoding the blocks of %s: %w", m.Key, err)
+		blocks, err := decodeBlocks(m)
+		if err != nil {
+			return nil, err
 		}
+		msg.Blocks = &blocks
 	}
 	return msg, nil
+}
+
+// decodeBlocks reads a message's stored Block Kit blocks.
+func decodeBlocks(m store.OutboxMessage) (slack.Blocks, error) {
+	var blocks slack.Blocks
+	if err := json.Unmarshal(m.Blocks, &blocks); err != nil {
+		return slack.Blocks{}, fmt.Errorf("decoding the blocks of %s: %w", m.Key, err)
+	}
+	return blocks, nil
 }
 
 type postedMessage struct {
