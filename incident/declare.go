@@ -596,6 +596,9 @@ func (s *Service) publishDeclaration(ctx context.Context, x *runner.Exec) runner
 	if d.Awaiting != 0 {
 		return runner.Passed(fmt.Sprintf("waiting for %s's OK to publish (see the channel)", chat.User(d.Commander)))
 	}
+	if d.Published == nil && d.PublishFailed != "" {
+		return runner.Skipped(fmt.Sprintf("publishing on the status page failed: %s — the next /incident update tries again", d.PublishFailed))
+	}
 	return runner.Passed(describePublication(d))
 }
 

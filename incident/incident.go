@@ -172,6 +172,8 @@ type record struct {
 	Approved *approval `json:"approved,omitempty"`
 	// PublishedSeq: the newest entry published on the status page.
 	PublishedSeq int `json:"published_seq"`
+	// PublishFailed is why the last publication was given up on ("" once one succeeds).
+	PublishFailed string `json:"publish_failed,omitempty"`
 
 	Pages        []pageRequest `json:"pages,omitempty"`
 	NextReminder *time.Time    `json:"next_reminder,omitempty"`

@@ -592,6 +592,25 @@ func TestVendorsThatFailDoNotStopTheIncident(t *testing.T) {
 		require.Equal(t, store.StepPassed, stepState(t, run, "stakeholders").State, "the stakeholders are told all the same")
 		require.Contains(t, b.texts(fakeslack.Stakeholders), "SEV1 · Checkout errors* — declared")
 	})
+	t.Run("a status page that keeps failing is given up on, and the card says so", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, "")
+		require.NoError(t, b.sp.Fail(fakestatuspage.Fault500, 50))
+		run := b.declare(t, incident.Declaration{Severity: 1, Title: title})
+		run = b.run(t, run.ID)
+		published := stepState(t, run, "status_page")
+		require.Equal(t, store.StepSkipped, published.State, describe(run))
+		require.Contains(t, published.Detail, "publishing on the status page failed: ")
+		require.Contains(t, published.Detail, "— the next /incident update tries again")
+		require.Equal(t, store.StepPassed, stepState(t, run, "stakeholders").State, "the stakeholders are told all the same")
+		require.Empty(t, b.sp.Incidents())
+
+		b.sp.Clear()
+		_, err := b.svc.Update(b.ctx, actor(carol, channelOf(t, run)), run.ID, "identified", "Bad cache config, rolling back")
+		require.NoError(t, err)
+		b.settle(t)
+		require.Len(t, b.sp.Incidents(), 1, "the next update publishes: %s", describe(b.run(t, run.ID)))
+	})
 }
 
 func TestResponderAndStakeholderRulesReachGroupsAndPeople(t *testing.T) {

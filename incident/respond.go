@@ -325,11 +325,19 @@ func (s *Service) publish(ctx context.Context, x *runner.Exec, sp Statuspage, e 
 		})
 	}
 	if err != nil {
-		return s.vendorFailed(ctx, x, err, "publishing on the status page", fmt.Sprintf("publish:%d:failed", e.Seq))
+		if res, stop := s.vendorFailed(ctx, x, err, "publishing on the status page", fmt.Sprintf("publish:%d:failed", e.Seq)); stop {
+			return res, true
+		}
+		// Given up on: the card says so (publishDeclaration), and the next entry tries again.
+		if err := updateRunData(ctx, x, func(d *record) { d.PublishFailed = clip(err.Error(), 300) }); err != nil {
+			return retryStore(err), true
+		}
+		return runner.Result{}, false
 	}
 	if err := updateRunData(ctx, x, func(d *record) {
 		d.Published = &publication{IncidentID: inc.ID, URL: inc.URL, Status: string(inc.Status)}
 		d.PublishedSeq = max(d.PublishedSeq, e.Seq)
+		d.PublishFailed = ""
 	}); err != nil {
 		return retryStore(err), true
 	}
