@@ -217,7 +217,7 @@ func serve(ctx context.Context, cfg *config.Config, opts serveOptions) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	b, err := bot.New(bot.Options{
 		Slack: api, Store: st, Handler: svc, Clock: clk, Log: log, Replica: replica,
-		Metrics: bot.NewMetrics(reg, st), SocketOptions: opts.SocketOptions,
+		Metrics: bot.NewMetrics(reg, st), SocketOptions: opts.SocketOptions, Workers: handlerWorkers(cfg),
 		Outbox: bot.OutboxOptions{Responder: responder},
 	})
 	if err != nil {
@@ -332,6 +332,17 @@ func newIncidents(cfg *config.Config, st store.Store, workspace *slackapi.Client
 		}
 	}
 	return incident.New(opts)
+}
+
+// handlerWorkers is how many deliveries the bot handles at once. Each one ends in a write,
+// and SQLite has one writer: a second handler only queued there, while it competed with the
+// Socket Mode reader for the CPU and slowed the acks (BENCHMARKS.md, section 1). PostgreSQL
+// takes writes side by side, and its handlers wait on the network: it keeps the bot's default.
+func handlerWorkers(cfg *config.Config) int {
+	if cfg.Store.Driver == "postgres" {
+		return 0
+	}
+	return 1
 }
 
 func openStore(ctx context.Context, cfg *config.Config, clk clock.Clock, log zerolog.Logger) (*store.SQL, error) {
