@@ -93,6 +93,21 @@ func Queue(ctx context.Context, st store.Store, m store.OutboxMessage, msg Messa
 	return nil
 }
 
+// QueueAll puts msg in the outbox once for each of ms, in one store transaction.
+func QueueAll(ctx context.Context, st store.Store, ms []store.OutboxMessage, msg Message, now time.Time) error {
+	composed := make([]store.OutboxMessage, len(ms))
+	for i, m := range ms {
+		var err error
+		if composed[i], err = Compose(m, msg, now); err != nil {
+			return err
+		}
+	}
+	if err := st.EnqueueAll(ctx, composed...); err != nil {
+		return fmt.Errorf("queueing %d messages: %w", len(ms), err)
+	}
+	return nil
+}
+
 // Compose fills the outbox message m with msg's text and blocks, due at now, for Queue or for a
 // caller that writes it together with other records (store.FinishDelivery).
 func Compose(m store.OutboxMessage, msg Message, now time.Time) (store.OutboxMessage, error) {

@@ -53,6 +53,32 @@ func (s *SQL) Enqueue(ctx context.Context, m OutboxMessage) (OutboxMessage, erro
 	return stored, nil
 }
 
+// EnqueueAll is Enqueue for several messages, in one transaction: a note to a hundred
+// stakeholder channels was a hundred commits, and took a second to queue (BENCHMARKS.md,
+// section 2).
+func (s *SQL) EnqueueAll(ctx context.Context, msgs ...OutboxMessage) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	for _, m := range msgs {
+		if err := checkSendable(m); err != nil {
+			return err
+		}
+	}
+	err := s.inTx(ctx, func(tx stmtTx) error {
+		for _, m := range msgs {
+			if _, err := s.enqueue(ctx, tx, m); err != nil {
+				return fmt.Errorf("enqueuing %q: %w", m.Key, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return s.failed(fmt.Sprintf("enqueuing %d outbox messages", len(msgs)), err)
+	}
+	return nil
+}
+
 // checkSendable refuses a message the outbox worker could never send.
 func checkSendable(m OutboxMessage) error {
 	switch {

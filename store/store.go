@@ -358,6 +358,8 @@ type Store interface {
 	// Enqueue adds a message to the outbox (see OutboxMessage for the key rules) and returns
 	// the stored message. A zero NextAt means now; a ThreadOf naming no message is ErrNotFound.
 	Enqueue(ctx context.Context, m OutboxMessage) (OutboxMessage, error)
+	// EnqueueAll adds several messages as Enqueue does, in one transaction: all or none.
+	EnqueueAll(ctx context.Context, msgs ...OutboxMessage) error
 	// ClaimOutbox leases up to limit pending messages that are due, for owner.
 	ClaimOutbox(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]OutboxMessage, error)
 	// CompleteOutbox records that claimed messages were sent, in one transaction: each as its

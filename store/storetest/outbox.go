@@ -193,6 +193,29 @@ func testEnqueue(t *testing.T, newDatabase func(t *testing.T) OpenFunc) {
 		require.Equal(t, 1+replies, pending)
 	})
 
+	t.Run("SeveralAtOnceAreStoredLikeOneByOne", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, newDatabase)
+		first := b.enqueue(t, post("tell:1:C_ONE", "C_ONE"))
+		again := post("tell:1:C_ONE", "C_ONE")
+		again.Text = "enqueued again with the others"
+
+		require.NoError(t, b.store.EnqueueAll(t.Context(), again, post("tell:1:C_TWO", "C_TWO"), post("tell:1:C_THREE", "C_THREE")))
+
+		require.Equal(t, first, b.getOutbox(t, "tell:1:C_ONE"), "a key already stored is left as it was")
+		require.ElementsMatch(t, []string{"tell:1:C_ONE", "tell:1:C_TWO", "tell:1:C_THREE"}, b.claimKeys(t, "worker", start))
+	})
+
+	t.Run("SeveralAtOnceAreAllOrNothing", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, newDatabase)
+		err := b.store.EnqueueAll(t.Context(), post("tell:1:C_ONE", "C_ONE"), reply("detail:1", "C_ONE", "card:missing"))
+		require.ErrorIs(t, err, store.ErrNotFound)
+		pending, _, err := b.store.OutboxStats(t.Context())
+		require.NoError(t, err)
+		require.Zero(t, pending, "the message before the one refused is not stored either")
+	})
+
 	t.Run("ReplyToAnUnknownMessageIsNotFound", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, newDatabase)
