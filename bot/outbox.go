@@ -30,7 +30,8 @@ type OutboxOptions struct {
 	// MaxPaceWait is the longest the worker sleeps for the pacer before putting a message back
 	// with a due time instead. Default 2s.
 	MaxPaceWait time.Duration
-	// Parallel is how many channels are written to at once. Default 8.
+	// Parallel is how many Slack calls are made at once. Default 8. A channel waiting for its
+	// rate limit does not hold one.
 	Parallel int
 	// Responder posts replies to their response_url while it is fresh. Without one, every
 	// reply goes through chat.postEphemeral.
@@ -62,6 +63,12 @@ type outboxWorker struct {
 	opts    OutboxOptions
 	pacer   *pacer
 	wake    chan struct{}
+	// slots holds one token per Slack call in flight: at most Parallel at once.
+	slots chan struct{}
+	// sending counts the channels' goroutines that drainOnce started.
+	sending sync.WaitGroup
+	// sent is what Slack took and the store has not been told of yet, from every channel.
+	sent receipts
 }
 
 func newOutboxWorker(api *slack.Client, st store.Store, clk clock.Clock, m *Metrics, log zerolog.Logger, owner string, opts OutboxOptions) *outboxWorker {
@@ -85,6 +92,7 @@ func newOutboxWorker(api *slack.Client, st store.Store, clk clock.Clock, m *Metr
 		log:   log.With().Str("component", "outbox").Logger(),
 		pacer: newPacer(opts.Limits),
 		wake:  make(chan struct{}, 1),
+		slots: make(chan struct{}, opts.Parallel),
 	}
 }
 
@@ -101,8 +109,10 @@ func (w *outboxWorker) idle(ctx context.Context) bool {
 	return err == nil && pending == 0
 }
 
-// run drains the outbox until ctx is cancelled.
+// run drains the outbox until ctx is cancelled, and returns once the channels it was writing
+// to have stopped.
 func (w *outboxWorker) run(ctx context.Context) {
+	defer w.sending.Wait()
 	poll := time.NewTicker(w.opts.Poll)
 	defer poll.Stop()
 	for {
@@ -139,8 +149,12 @@ func (w *outboxWorker) flush(ctx context.Context) {
 	}
 }
 
-// drainOnce claims the due messages and sends them, channels in parallel and each channel in
-// order. It returns how many it claimed.
+// drainOnce claims the due messages and starts sending them: a goroutine per channel, each
+// channel in order. It does not wait for them. A channel waiting for its rate limit must not
+// hold up the others: when it did, every stakeholder channel of an incident got its next note
+// a second late, while the incident's own channel waited for its limit (BENCHMARKS.md, section
+// 2). A channel's next message is claimed once its last is recorded, which nudges the worker.
+// It returns how many messages it claimed.
 func (w *outboxWorker) drainOnce(ctx context.Context) int {
 	msgs, err := w.st.ClaimOutbox(ctx, w.owner, w.clock.Now(), w.opts.Lease, 100)
 	if err != nil {
@@ -157,52 +171,82 @@ func (w *outboxWorker) drainOnce(ctx context.Context) int {
 		}
 		byChannel[m.Channel] = append(byChannel[m.Channel], m)
 	}
-	sem := make(chan struct{}, w.opts.Parallel)
-	var wg sync.WaitGroup
 	for _, ch := range order {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			var sent receipts
+		w.sending.Go(func() {
 			for _, m := range byChannel[ch] {
-				w.deliver(ctx, m, &sent)
+				w.deliver(ctx, m)
 			}
-			w.record(ctx, &sent)
+			w.record(ctx)
+			w.nudge()
 		})
 	}
-	wg.Wait()
 	return len(msgs)
 }
 
 // recordTimeout bounds recording what Slack took, which goes on after a shutdown began.
 const recordTimeout = 5 * time.Second
 
-// receipts are the messages of one channel Slack took and the store has not been told of yet.
-type receipts []store.OutboxReceipt
+// receipts are the messages Slack took and the store has not been told of yet. The channels'
+// goroutines share them, so that one commit records what several of them sent.
+type receipts struct {
+	mu        sync.Mutex
+	list      []store.OutboxReceipt
+	recording sync.Mutex // held while a batch is being recorded
+}
 
-// record tells the store what Slack took, in one transaction. It is called after a channel's
-// claimed messages, and before anything that waits, so that a crash leaves little sent but not
-// recorded: a post is then found again by its metadata, a reply would be sent again.
-func (w *outboxWorker) record(ctx context.Context, sent *receipts) {
-	if len(*sent) == 0 {
+func (r *receipts) add(receipt store.OutboxReceipt) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.list = append(r.list, receipt)
+}
+
+func (r *receipts) take() []store.OutboxReceipt {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	list := r.list
+	r.list = nil
+	return list
+}
+
+// record tells the store what Slack took, once a channel's claimed messages are sent and
+// before anything that waits, so that a crash leaves little sent but not recorded: a post is
+// then found again by its metadata, a reply would be sent again. It returns once what the
+// caller added is recorded. That may be by another channel's goroutine: whoever records takes
+// every receipt added so far, in one transaction (group commit). With a commit each, the
+// channels' goroutines queued at the one SQLite writer, and a note to 100 stakeholder channels
+// took a second to reach them all (BENCHMARKS.md, section 2).
+func (w *outboxWorker) record(ctx context.Context) {
+	// Whoever held the lock before us took, and recorded, what was added before it took.
+	w.sent.recording.Lock()
+	defer w.sent.recording.Unlock()
+	batch := w.sent.take()
+	if len(batch) == 0 {
 		return
 	}
 	// Slack has them: a shutdown that began meanwhile must not keep that from the store.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
-	if err := w.st.CompleteOutbox(ctx, w.owner, w.clock.Now(), *sent...); err != nil {
-		w.log.Error().Err(err).Int("messages", len(*sent)).Msg("Slack took the messages but recording them failed; a post will be found by its metadata, not re-posted")
+	if err := w.st.CompleteOutbox(ctx, w.owner, w.clock.Now(), batch...); err != nil {
+		w.log.Error().Err(err).Int("messages", len(batch)).Msg("Slack took the messages but recording them failed; a post will be found by its metadata, not re-posted")
 	}
-	*sent = (*sent)[:0]
 }
 
-// deliver makes one Slack write for a claimed message. A failure is recorded at once; a
-// success is added to sent, for record.
-func (w *outboxWorker) deliver(ctx context.Context, m store.OutboxMessage, sent *receipts) {
+// deliver makes one Slack write for a claimed message, holding a slot while it calls Slack. A
+// failure is recorded at once; a success is added to w.sent, for record.
+func (w *outboxWorker) deliver(ctx context.Context, m store.OutboxMessage) {
+	if !w.takeSlot(ctx) {
+		return
+	}
+	holding := true
+	defer func() {
+		if holding {
+			w.freeSlot()
+		}
+	}()
 	method := w.methodFor(m)
 	log := w.log.With().Str("key", m.Key).Str("method", method).Str("channel", m.Channel).Logger()
 	if method == methodResponseURL {
-		if !w.respond(ctx, log, m, sent) {
+		if !w.respond(ctx, log, m) {
 			return
 		}
 		method = "chat.postEphemeral"
@@ -216,12 +260,19 @@ func (w *outboxWorker) deliver(ctx context.Context, m store.OutboxMessage, sent 
 			w.retry(ctx, log, m, wait, "paced: waiting for Slack's rate limit")
 			return
 		}
-		w.record(ctx, sent)
+		// Waiting, the slot is free for another channel.
+		w.freeSlot()
+		holding = false
+		w.record(ctx)
 		select {
 		case <-time.After(wait):
 		case <-ctx.Done():
 			return
 		}
+		if !w.takeSlot(ctx) {
+			return
+		}
+		holding = true
 	}
 
 	ts, err := w.send(ctx, m, method)
@@ -229,7 +280,7 @@ func (w *outboxWorker) deliver(ctx context.Context, m store.OutboxMessage, sent 
 		w.pacer.restart(method, m.Channel, time.Now())
 	}
 	if err == nil {
-		w.took(m, method, ts, sent)
+		w.took(m, method, ts)
 		return
 	}
 	v := classify(err, m.Attempts)
@@ -254,13 +305,13 @@ func (w *outboxWorker) deliver(ctx context.Context, m store.OutboxMessage, sent 
 // respond posts a reply to its response_url: a success is added to sent, a failure recorded at
 // once. It reports whether the reply must go through chat.postEphemeral now: the URL expired or
 // was used up, which Slack tells only by refusing it.
-func (w *outboxWorker) respond(ctx context.Context, log zerolog.Logger, m store.OutboxMessage, sent *receipts) (fallBack bool) {
+func (w *outboxWorker) respond(ctx context.Context, log zerolog.Logger, m store.OutboxMessage) (fallBack bool) {
 	msg, err := webhookMessage(m)
 	if err == nil {
 		err = w.opts.Responder.Respond(ctx, m.ResponseURL, msg)
 	}
 	if err == nil {
-		w.took(m, methodResponseURL, "", sent)
+		w.took(m, methodResponseURL, "")
 		return false
 	}
 	if v := classify(err, m.Attempts); v.retry {
@@ -275,9 +326,9 @@ func (w *outboxWorker) respond(ctx context.Context, log zerolog.Logger, m store.
 }
 
 // took notes that Slack took the message, for record.
-func (w *outboxWorker) took(m store.OutboxMessage, method, ts string, sent *receipts) {
+func (w *outboxWorker) took(m store.OutboxMessage, method, ts string) {
 	w.count(method, "ok")
-	*sent = append(*sent, store.OutboxReceipt{ID: m.ID, Revision: m.Revision, TS: ts})
+	w.sent.add(store.OutboxReceipt{ID: m.ID, Revision: m.Revision, TS: ts})
 }
 
 // holds reports whether the lease on a claimed message lasts through waiting for wait and
@@ -287,6 +338,18 @@ func (w *outboxWorker) took(m store.OutboxMessage, method, ts string, sent *rece
 func (w *outboxWorker) holds(m store.OutboxMessage, wait time.Duration) bool {
 	return m.LeaseUntil != nil && w.clock.Now().Add(wait+w.opts.Lease/3).Before(*m.LeaseUntil)
 }
+
+// takeSlot waits for one of the Parallel slots for Slack calls; false if ctx ended first.
+func (w *outboxWorker) takeSlot(ctx context.Context) bool {
+	select {
+	case w.slots <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (w *outboxWorker) freeSlot() { <-w.slots }
 
 func (w *outboxWorker) retry(ctx context.Context, log zerolog.Logger, m store.OutboxMessage, after time.Duration, why string) {
 	if err := w.st.RetryOutbox(ctx, m.ID, w.owner, w.clock.Now().Add(after), why); err != nil {

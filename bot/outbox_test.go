@@ -451,6 +451,33 @@ func TestACardIsNotHeldUpByRepliesWaitingForSlacksRateLimit(t *testing.T) {
 	require.Equal(t, want, shownBy(w, fakeslack.Deploys), "Alice's replies in order, the card among them")
 }
 
+// A channel waiting for its rate limit must not hold up another channel's messages: when it
+// did, an incident's stakeholder channels got each note a second late.
+func TestAChannelWaitingForItsRateLimitHoldsUpNoOther(t *testing.T) {
+	t.Parallel()
+	w := start(t, setup{options: func(o *bot.Options) {
+		o.Outbox.Limits = map[string]bot.Limit{"chat.postMessage": {PerMinute: 60, Burst: 1}} // per channel
+	}})
+	w.enqueue(t, post("deploys:1", fakeslack.Deploys, "first"))
+	w.enqueue(t, post("deploys:2", fakeslack.Deploys, "second, a second later"))
+	// Alice's replies are sent one after another, each claimed once the last is recorded.
+	var replies []string
+	var want []shown
+	for i := range 5 {
+		key := fmt.Sprintf("reply:%d", i+1)
+		w.enqueue(t, ephemeral(key, fakeslack.Incidents, fakeslack.Alice, key))
+		replies = append(replies, key)
+		want = append(want, shown{Text: key, For: fakeslack.Alice})
+	}
+
+	w.awaitSettled(t, replies...)
+	require.Equal(t, want, shownBy(w, fakeslack.Incidents))
+	require.Equal(t, []shown{{Text: "first"}}, shownBy(w, fakeslack.Deploys),
+		"every reply was sent while #deploys waited for its rate limit")
+	w.awaitSettled(t, "deploys:2")
+	require.Equal(t, []shown{{Text: "first"}, {Text: "second, a second later"}}, shownBy(w, fakeslack.Deploys))
+}
+
 // slashCommandResponseURL has Alice run a slash command in #deploys and returns the
 // response_url Slack sent the bot with it.
 func slashCommandResponseURL(t *testing.T, w *world) string {
