@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -33,6 +34,10 @@ type OutboxOptions struct {
 	// Parallel is how many Slack calls are made at once. Default 8. A channel waiting for its
 	// rate limit does not hold one.
 	Parallel int
+	// MaxClaimed is the most messages the worker holds claimed at once. Default 100. Without a
+	// bound it would claim a backlog faster than Slack takes it, and a message still waiting
+	// for a slot when its lease ran out could be claimed, and sent, by another replica too.
+	MaxClaimed int
 	// Responder posts replies to their response_url while it is fresh. Without one, every
 	// reply goes through chat.postEphemeral.
 	Responder *slackapi.Responder
@@ -65,8 +70,10 @@ type outboxWorker struct {
 	wake    chan struct{}
 	// slots holds one token per Slack call in flight: at most Parallel at once.
 	slots chan struct{}
-	// sending counts the channels' goroutines that drainOnce started.
+	// sending counts the channels' goroutines that drainOnce started, and claimed the messages
+	// they hold (at most MaxClaimed).
 	sending sync.WaitGroup
+	claimed atomic.Int64
 	// sent is what Slack took and the store has not been told of yet, from every channel.
 	sent receipts
 }
@@ -86,6 +93,9 @@ func newOutboxWorker(api *slack.Client, st store.Store, clk clock.Clock, m *Metr
 	}
 	if opts.Parallel <= 0 {
 		opts.Parallel = 8
+	}
+	if opts.MaxClaimed <= 0 {
+		opts.MaxClaimed = 100
 	}
 	return &outboxWorker{
 		api: api, st: st, clock: clk, metrics: m, owner: owner, opts: opts,
@@ -156,7 +166,11 @@ func (w *outboxWorker) flush(ctx context.Context) {
 // 2). A channel's next message is claimed once its last is recorded, which nudges the worker.
 // It returns how many messages it claimed.
 func (w *outboxWorker) drainOnce(ctx context.Context) int {
-	msgs, err := w.st.ClaimOutbox(ctx, w.owner, w.clock.Now(), w.opts.Lease, 100)
+	room := w.opts.MaxClaimed - int(w.claimed.Load())
+	if room <= 0 {
+		return 0 // a goroutine that finishes nudges the worker
+	}
+	msgs, err := w.st.ClaimOutbox(ctx, w.owner, w.clock.Now(), w.opts.Lease, room)
 	if err != nil {
 		if ctx.Err() == nil {
 			w.log.Error().Err(err).Msg("claiming outbox messages failed")
@@ -171,12 +185,14 @@ func (w *outboxWorker) drainOnce(ctx context.Context) int {
 		}
 		byChannel[m.Channel] = append(byChannel[m.Channel], m)
 	}
+	w.claimed.Add(int64(len(msgs)))
 	for _, ch := range order {
 		w.sending.Go(func() {
 			for _, m := range byChannel[ch] {
 				w.deliver(ctx, m)
 			}
 			w.record(ctx)
+			w.claimed.Add(-int64(len(byChannel[ch])))
 			w.nudge()
 		})
 	}
@@ -212,9 +228,8 @@ func (r *receipts) take() []store.OutboxReceipt {
 // before anything that waits, so that a crash leaves little sent but not recorded: a post is
 // then found again by its metadata, a reply would be sent again. It returns once what the
 // caller added is recorded. That may be by another channel's goroutine: whoever records takes
-// every receipt added so far, in one transaction (group commit). With a commit each, the
-// channels' goroutines queued at the one SQLite writer, and a note to 100 stakeholder channels
-// took a second to reach them all (BENCHMARKS.md, section 2).
+// every receipt added so far, in one transaction (group commit), so that a hundred channels
+// written to at once do not make a hundred commits, one after another at the one writer.
 func (w *outboxWorker) record(ctx context.Context) {
 	// Whoever held the lock before us took, and recorded, what was added before it took.
 	w.sent.recording.Lock()
@@ -302,7 +317,7 @@ func (w *outboxWorker) deliver(ctx context.Context, m store.OutboxMessage) {
 	}
 }
 
-// respond posts a reply to its response_url: a success is added to sent, a failure recorded at
+// respond posts a reply to its response_url: a success is added to w.sent, a failure recorded at
 // once. It reports whether the reply must go through chat.postEphemeral now: the URL expired or
 // was used up, which Slack tells only by refusing it.
 func (w *outboxWorker) respond(ctx context.Context, log zerolog.Logger, m store.OutboxMessage) (fallBack bool) {

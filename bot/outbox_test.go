@@ -478,6 +478,60 @@ func TestAChannelWaitingForItsRateLimitHoldsUpNoOther(t *testing.T) {
 	require.Equal(t, []shown{{Text: "first"}, {Text: "second, a second later"}}, shownBy(w, fakeslack.Deploys))
 }
 
+// claimWatch counts the outbox messages claimed and not yet recorded as sent.
+type claimWatch struct {
+	store.Store
+	mu          sync.Mutex
+	outstanding int
+	most        int
+}
+
+func (s *claimWatch) ClaimOutbox(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]store.OutboxMessage, error) {
+	msgs, err := s.Store.ClaimOutbox(ctx, owner, now, lease, limit)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.outstanding += len(msgs)
+	s.most = max(s.most, s.outstanding)
+	return msgs, err
+}
+
+func (s *claimWatch) CompleteOutbox(ctx context.Context, owner string, at time.Time, sent ...store.OutboxReceipt) error {
+	err := s.Store.CompleteOutbox(ctx, owner, at, sent...)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.outstanding -= len(sent)
+	return err
+}
+
+// The worker claims no more than it may hold: a backlog claimed faster than Slack takes it
+// would wait past its leases, and another replica could send it too.
+func TestOutboxHoldsNoMoreClaimedThanItMay(t *testing.T) {
+	t.Parallel()
+	watch := &claimWatch{}
+	w := start(t, setup{
+		wrapStore: func(st store.Store) store.Store { watch.Store = st; return watch },
+		options:   func(o *bot.Options) { o.Outbox.MaxClaimed = 2 },
+	})
+	// Five lanes, each of which could be claimed at once.
+	msgs := []store.OutboxMessage{
+		post("deploys", fakeslack.Deploys, "deploys"), post("incidents", fakeslack.Incidents, "incidents"),
+		post("stakeholders", fakeslack.Stakeholders, "stakeholders"),
+		ephemeral("alice:deploys", fakeslack.Deploys, fakeslack.Alice, "alice:deploys"),
+		ephemeral("alice:incidents", fakeslack.Incidents, fakeslack.Alice, "alice:incidents"),
+	}
+	var keys []string
+	for _, m := range msgs {
+		w.enqueue(t, m)
+		keys = append(keys, m.Key)
+	}
+	w.awaitSettled(t, keys...)
+
+	watch.mu.Lock()
+	defer watch.mu.Unlock()
+	require.LessOrEqual(t, watch.most, 2, "the most messages claimed and not yet sent at once")
+	require.Zero(t, watch.outstanding)
+}
+
 // slashCommandResponseURL has Alice run a slash command in #deploys and returns the
 // response_url Slack sent the bot with it.
 func slashCommandResponseURL(t *testing.T, w *world) string {

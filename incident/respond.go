@@ -422,7 +422,7 @@ func (s *Service) tell(ctx context.Context, x *runner.Exec, final bool) (runner.
 		for _, target := range append(append([]string(nil), sev.Stakeholders.Channels...), sev.Stakeholders.Users...) {
 			notes = append(notes, store.OutboxMessage{Key: msgKey(run, fmt.Sprintf("tell:%d:%s", e.Seq, target)), Channel: target})
 		}
-		// One transaction for every audience: a commit each took a hundred channels a second.
+		// One transaction for the whole audience, not a commit per channel.
 		if err := chat.QueueAll(ctx, s.opts.Store, notes, chat.Text("%s", s.renderStakeholderNote(d, e)), s.now()); err != nil {
 			return retryStore(err), true
 		}

@@ -54,8 +54,7 @@ func (s *SQL) Enqueue(ctx context.Context, m OutboxMessage) (OutboxMessage, erro
 }
 
 // EnqueueAll is Enqueue for several messages, in one transaction: a note to a hundred
-// stakeholder channels was a hundred commits, and took a second to queue (BENCHMARKS.md,
-// section 2).
+// stakeholder channels is one commit (and one fsync), not a hundred.
 func (s *SQL) EnqueueAll(ctx context.Context, msgs ...OutboxMessage) error {
 	if len(msgs) == 0 {
 		return nil
