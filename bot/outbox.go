@@ -74,6 +74,8 @@ type outboxWorker struct {
 	// they hold (at most MaxClaimed).
 	sending sync.WaitGroup
 	claimed atomic.Int64
+	// claiming makes a claim and its count one step: run and, at shutdown, flush both claim.
+	claiming sync.Mutex
 	// sent is what Slack took and the store has not been told of yet, from every channel.
 	sent receipts
 }
@@ -166,11 +168,7 @@ func (w *outboxWorker) flush(ctx context.Context) {
 // 2). A channel's next message is claimed once its last is recorded, which nudges the worker.
 // It returns how many messages it claimed.
 func (w *outboxWorker) drainOnce(ctx context.Context) int {
-	room := w.opts.MaxClaimed - int(w.claimed.Load())
-	if room <= 0 {
-		return 0 // a goroutine that finishes nudges the worker
-	}
-	msgs, err := w.st.ClaimOutbox(ctx, w.owner, w.clock.Now(), w.opts.Lease, room)
+	msgs, err := w.claim(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
 			w.log.Error().Err(err).Msg("claiming outbox messages failed")
@@ -185,7 +183,6 @@ func (w *outboxWorker) drainOnce(ctx context.Context) int {
 		}
 		byChannel[m.Channel] = append(byChannel[m.Channel], m)
 	}
-	w.claimed.Add(int64(len(msgs)))
 	for _, ch := range order {
 		w.sending.Go(func() {
 			for _, m := range byChannel[ch] {
@@ -197,6 +194,19 @@ func (w *outboxWorker) drainOnce(ctx context.Context) int {
 		})
 	}
 	return len(msgs)
+}
+
+// claim claims as many due messages as the worker may still hold, and counts them held.
+func (w *outboxWorker) claim(ctx context.Context) ([]store.OutboxMessage, error) {
+	w.claiming.Lock()
+	defer w.claiming.Unlock()
+	room := w.opts.MaxClaimed - int(w.claimed.Load())
+	if room <= 0 {
+		return nil, nil // a goroutine that finishes nudges the worker
+	}
+	msgs, err := w.st.ClaimOutbox(ctx, w.owner, w.clock.Now(), w.opts.Lease, room)
+	w.claimed.Add(int64(len(msgs)))
+	return msgs, err
 }
 
 // recordTimeout bounds recording what Slack took, which goes on after a shutdown began.
