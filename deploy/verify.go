@@ -108,6 +108,13 @@ func (w window) before() (from, to time.Time) {
 	return w.since.Add(-w.now.Sub(w.since)), w.since
 }
 
+// inWholeSeconds is w with both ends cut to the second, for a vendor that takes whole seconds
+// (Sentry). Cut by the vendor's format instead, each window on its own, the one since the
+// deploy could be a second longer than the one before it.
+func (w window) inWholeSeconds() window {
+	return window{since: w.since.Truncate(time.Second), now: w.now.Truncate(time.Second)}
+}
+
 // verify is the post-deployment verification: it samples every configured check each interval
 // until the window ends. A check fails the verification when it fails on two samples in a row
 // or on the last one; the deploy is stable when every check passed at the end.
@@ -582,6 +589,7 @@ func (s *Service) sentryCheck(sc *config.SentryCheck) check {
 	}
 	c.threshold = fmt.Sprintf("≤ +%d %%", sc.MaxIncrease)
 	c.read = func(ctx context.Context, w window) (reading, error) {
+		w = w.inWholeSeconds()
 		after, err := s.opts.Sentry.ErrorCount(ctx, sc.Org, sc.ProjectID, w.since, w.now)
 		if err != nil {
 			return reading{}, err
