@@ -77,6 +77,15 @@ func (s *Service) post(ctx context.Context, run store.Run, channel, name string,
 	return chat.Queue(ctx, s.opts.Store, store.OutboxMessage{Key: msgKey(run, name), Channel: channel}, msg, s.now())
 }
 
+// postAll queues msg to each of channels in one transaction, once per name(channel).
+func (s *Service) postAll(ctx context.Context, run store.Run, channels []string, name func(channel string) string, msg chat.Message) error {
+	ms := make([]store.OutboxMessage, len(channels))
+	for i, channel := range channels {
+		ms[i] = store.OutboxMessage{Key: msgKey(run, name(channel)), Channel: channel}
+	}
+	return chat.QueueAll(ctx, s.opts.Store, ms, msg, s.now())
+}
+
 // upsert queues a message of the incident that later changes are made to in place. It always
 // carries blocks: chat.update keeps a message's old blocks, buttons included, when given none.
 func (s *Service) upsert(ctx context.Context, run store.Run, channel, name string, msg chat.Message) error {

@@ -418,12 +418,9 @@ func (s *Service) tell(ctx context.Context, x *runner.Exec, final bool) (runner.
 			continue
 		}
 		sev := s.cfg.Severity(e.Severity)
-		var notes []store.OutboxMessage
-		for _, target := range append(append([]string(nil), sev.Stakeholders.Channels...), sev.Stakeholders.Users...) {
-			notes = append(notes, store.OutboxMessage{Key: msgKey(run, fmt.Sprintf("tell:%d:%s", e.Seq, target)), Channel: target})
-		}
-		// One transaction for the whole audience, not a commit per channel.
-		if err := chat.QueueAll(ctx, s.opts.Store, notes, chat.Text("%s", s.renderStakeholderNote(d, e)), s.now()); err != nil {
+		targets := append(append([]string(nil), sev.Stakeholders.Channels...), sev.Stakeholders.Users...)
+		name := func(target string) string { return fmt.Sprintf("tell:%d:%s", e.Seq, target) }
+		if err := s.postAll(ctx, run, targets, name, chat.Text("%s", s.renderStakeholderNote(d, e))); err != nil {
 			return retryStore(err), true
 		}
 		if err := updateRunData(ctx, x, func(d *record) { d.Told = max(d.Told, e.Seq) }); err != nil {

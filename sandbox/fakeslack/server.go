@@ -159,11 +159,11 @@ func New(opts Options) (*Server, error) {
 }
 
 // stampingListener accepts connections that can note when the kernel received what is read
-// from them (startStamping, for Socket Mode). An ack's latency ends there (readAcks): not once
-// this process, busy meanwhile serving
-// the bot's Web API calls and response_url posts that Slack would serve on other machines,
-// got round to reading it. Otherwise a bot that calls the Web API under load is measured with
-// the sandbox's own delays added (BENCHMARKS.md, section 1).
+// from them (startStamping, for Socket Mode). An ack's latency ends there (readAcks), not when
+// this process got round to reading it: it is busy meanwhile serving the bot's Web API calls
+// and response_url posts, which Slack would serve on other machines. Otherwise a bot that
+// calls the Web API under load is measured with the sandbox's own delays added (BENCHMARKS.md,
+// section 1).
 type stampingListener struct{ net.Listener }
 
 func (l stampingListener) Accept() (net.Conn, error) {
