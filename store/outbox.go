@@ -165,7 +165,7 @@ func (s *SQL) ClaimOutbox(ctx context.Context, owner string, now time.Time, leas
 					WHERE earlier.channel = m.channel AND earlier.op = m.op AND earlier.user_id = m.user_id
 						AND earlier.state = 'pending' AND earlier.ts = '' AND earlier.id < m.id))
 			ORDER BY +m.id
-			LIMIT $4`+s.dialect.skipLocked+`
+			`+claimLimit+s.dialect.skipLocked+`
 		)
 		RETURNING `+outboxColumns,
 		owner, unixNano(now.Add(lease)), unixNano(now), limit)

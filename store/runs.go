@@ -242,7 +242,7 @@ func (s *SQL) ClaimRuns(ctx context.Context, owner string, now time.Time, lease 
 			SELECT id FROM runs
 			WHERE wake_at IS NOT NULL AND wake_at <= $3 AND (lease_until IS NULL OR lease_until <= $3)
 			ORDER BY wake_at, id
-			LIMIT $4`+s.dialect.skipLocked+`
+			`+claimLimit+s.dialect.skipLocked+`
 		)
 		RETURNING `+runColumns,
 		owner, unixNano(now.Add(lease)), unixNano(now), limit)
