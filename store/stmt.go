@@ -127,8 +127,8 @@ func (d *stmtDB) Close() error {
 // claimLimit ends the subquery of a claim. Its bound, $4, is the room the claimer has left, so it
 // changes from one claim to the next. SQLite plans a bare "LIMIT $4" with the value bound at the
 // time and so prepares the whole statement again whenever a different one is bound: under
-// `opsbot bench ack` that was 13 % of opsbot's CPU (BENCHMARKS.md). Cast, the limit is an
-// expression read as the statement runs, and the prepared plan is kept.
+// `opsbot bench ack` that was 13 % of opsbot's CPU (BENCHMARKS.md). With the cast, the limit is
+// an expression read as the statement runs, and the prepared plan is kept.
 const claimLimit = "LIMIT CAST($4 AS INTEGER)"
 
 // stmtTx is a transaction that runs the handle's prepared statements. A query not prepared yet
