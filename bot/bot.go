@@ -48,9 +48,18 @@ type Options struct {
 	Metrics *Metrics
 	// Replica names this process in leases (outbox claims); it must differ between replicas.
 	Replica string
-	// Workers is how many deliveries are handled at once. Default 8: handlers mostly wait on
-	// the store, and more would only queue there.
+	// Workers is how many deliveries may be handled at once. Default 8: handlers mostly wait
+	// on the store or a vendor, and more would only queue there.
 	Workers int
+	// Running is how many workers take deliveries from the start; default Workers. A delivery
+	// still being handled after HandOffAfter is waiting on something, a vendor most likely
+	// (/release asks GitHub for the newest tag): its worker hands the queue to a new one, up to
+	// Workers, and ends with it. So one slow GitHub call never holds up an incident
+	// declaration, whose form must open within 3 s.
+	Running int
+	// HandOffAfter is how long a delivery may keep its worker from the queue. Default 50 ms: a
+	// handler that needs only the store takes about 1 ms.
+	HandOffAfter time.Duration
 	// ShutdownGrace bounds how long Run waits, once its context is cancelled, for in-flight
 	// handlers and the outbox to finish. Default 10s, under Kubernetes' 30 s termination grace.
 	ShutdownGrace time.Duration
@@ -65,6 +74,8 @@ type Bot struct {
 	opts      Options
 	log       zerolog.Logger
 	queue     *workQueue
+	workers   sync.WaitGroup
+	working   atomic.Int64 // workers started and not ended
 	outbox    *outboxWorker
 	connected atomic.Bool
 	inFlight  atomic.Int64
@@ -85,6 +96,12 @@ func New(opts Options) (*Bot, error) {
 	}
 	if opts.Workers <= 0 {
 		opts.Workers = 8
+	}
+	if opts.Running <= 0 || opts.Running > opts.Workers {
+		opts.Running = opts.Workers
+	}
+	if opts.HandOffAfter <= 0 {
+		opts.HandOffAfter = 50 * time.Millisecond
 	}
 	if opts.ShutdownGrace <= 0 {
 		opts.ShutdownGrace = 10 * time.Second
@@ -122,9 +139,8 @@ func (b *Bot) Run(ctx context.Context) error {
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
 
-	var wg sync.WaitGroup
-	for range b.opts.Workers {
-		wg.Go(func() { b.work(workCtx) })
+	for range b.opts.Running {
+		b.startWorker(workCtx)
 	}
 	outboxDone := make(chan struct{})
 	go func() {
@@ -141,7 +157,7 @@ func (b *Bot) Run(ctx context.Context) error {
 	b.queue.close()
 	handlersDone := make(chan struct{})
 	go func() {
-		wg.Wait()
+		b.workers.Wait()
 		close(handlersDone)
 	}()
 	select {
@@ -286,18 +302,66 @@ func (b *Bot) acknowledge(ctx context.Context, sm *socketmode.Client, evt socket
 	}
 }
 
-// work handles queued deliveries until the queue is closed and empty.
+// startWorker starts a worker, unless Workers are at work already.
+func (b *Bot) startWorker(ctx context.Context) bool {
+	for {
+		n := b.working.Load()
+		if n >= int64(b.opts.Workers) {
+			return false
+		}
+		if b.working.CompareAndSwap(n, n+1) {
+			b.workers.Go(func() { b.work(ctx) })
+			return true
+		}
+	}
+}
+
+// work handles queued deliveries until the queue is closed and empty, or until it hands the
+// queue to another worker.
 func (b *Bot) work(ctx context.Context) {
+	defer b.working.Add(-1)
 	for {
 		in, ok := b.queue.pop()
 		if !ok {
 			return
 		}
 		b.inFlight.Add(1)
-		b.handle(ctx, in)
+		handedOff := b.handleOrHandOff(ctx, in)
 		b.inFlight.Add(-1)
 		b.outbox.nudge()
+		if handedOff {
+			return
+		}
 	}
+}
+
+// handleOrHandOff handles in. If that takes longer than HandOffAfter and fewer than Workers are
+// at work, a new worker takes over the queue meanwhile, and it reports that this one should end.
+// Workers are started only for a slow delivery, not handed a turn at every one: the wake-up of
+// a turn passed at every delivery made the acks' p99 worse in 8 runs of 11 (BENCHMARKS.md,
+// section 1).
+func (b *Bot) handleOrHandOff(ctx context.Context, in commands.Inbound) (handedOff bool) {
+	if b.opts.Running == b.opts.Workers {
+		b.handle(ctx, in)
+		return false
+	}
+	var (
+		mu   sync.Mutex
+		done bool
+	)
+	timer := time.AfterFunc(b.opts.HandOffAfter, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if !done {
+			handedOff = b.startWorker(ctx)
+		}
+	})
+	b.handle(ctx, in)
+	timer.Stop()
+	mu.Lock()
+	defer mu.Unlock()
+	done = true
+	return handedOff
 }
 
 func (b *Bot) handle(ctx context.Context, in commands.Inbound) {

@@ -220,3 +220,123 @@ func TestHealthAndMetrics(t *testing.T) {
 	require.Contains(t, m, `opsbot_runs{state="succeeded"}`)
 	require.Equal(t, 1.0, m["opsbot_socket_connected"])
 }
+
+// With Running 1 (how serve runs on SQLite), quick handlers run one at a time.
+func TestQuickHandlersRunOneAtATime(t *testing.T) {
+	t.Parallel()
+	var running concurrency
+	w := start(t, setup{
+		options: func(o *bot.Options) { o.Running, o.HandOffAfter = 1, time.Minute },
+		work: func(context.Context, commands.Inbound) error {
+			_, leave := running.enter()
+			defer leave()
+			time.Sleep(5 * time.Millisecond) // long enough for a second handler to overlap
+			return nil
+		},
+	})
+	const deliveries = 12
+	for range deliveries {
+		d, err := slashCommand(t.Context(), w, nothing)
+		require.NoError(t, err)
+		require.True(t, d.Acked)
+	}
+	require.Eventually(t, func() bool { return running.finished() == deliveries }, waitLimit, 5*time.Millisecond)
+	assert.Equal(t, 1, running.most(), "handlers running side by side")
+}
+
+// A handler that waits longer than HandOffAfter, on GitHub say, lets the next delivery start
+// rather than hold up everyone behind it.
+func TestAWaitingHandlerLetsTheNextDeliveriesRun(t *testing.T) {
+	t.Parallel()
+	var running concurrency
+	letGo := make(chan struct{})
+	w := start(t, setup{
+		options: func(o *bot.Options) { o.Running, o.HandOffAfter = 1, 20*time.Millisecond },
+		work: func(ctx context.Context, _ commands.Inbound) error {
+			n, leave := running.enter()
+			defer leave()
+			if n == 1 {
+				select {
+				case <-letGo:
+				case <-ctx.Done():
+				}
+			}
+			return nil
+		},
+	})
+	defer close(letGo)
+	const deliveries = 12
+	for range deliveries {
+		d, err := slashCommand(t.Context(), w, nothing)
+		require.NoError(t, err)
+		require.True(t, d.Acked)
+	}
+	require.Eventually(t, func() bool { return running.finished() == deliveries-1 }, waitLimit, 5*time.Millisecond,
+		"the deliveries behind a waiting handler were not handled")
+}
+
+// However many deliveries wait on a vendor, no more than Workers are handled at once: the rest
+// wait in the queue.
+func TestNoMoreThanWorkersDeliveriesAreHandledAtOnce(t *testing.T) {
+	t.Parallel()
+	var running concurrency
+	letGo := make(chan struct{})
+	w := start(t, setup{
+		options: func(o *bot.Options) { o.Workers, o.Running, o.HandOffAfter = 3, 1, 10*time.Millisecond },
+		work: func(ctx context.Context, _ commands.Inbound) error {
+			_, leave := running.enter()
+			defer leave()
+			select {
+			case <-letGo:
+			case <-ctx.Done():
+			}
+			return nil
+		},
+	})
+	const deliveries = 6
+	for range deliveries {
+		d, err := slashCommand(t.Context(), w, nothing)
+		require.NoError(t, err)
+		require.True(t, d.Acked)
+	}
+	require.Eventually(t, func() bool { return running.most() == 3 }, waitLimit, 5*time.Millisecond,
+		"waiting handlers did not hand the queue on")
+	time.Sleep(100 * time.Millisecond) // ten hand-off periods, in which a fourth must not start
+	assert.Equal(t, 3, running.most(), "deliveries handled at once")
+	close(letGo)
+	require.Eventually(t, func() bool { return running.finished() == deliveries }, waitLimit, 5*time.Millisecond)
+}
+
+// concurrency counts handlers as they run.
+type concurrency struct {
+	mu                         sync.Mutex
+	entered, left, now, record int // record: the most ever running at once
+}
+
+// enter counts a handler in; it returns how many entered before it, it included, and what
+// counts it out.
+func (c *concurrency) enter() (n int, leave func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.entered++
+	c.now++
+	c.record = max(c.record, c.now)
+	return c.entered, func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.now--
+		c.left++
+	}
+}
+
+func (c *concurrency) finished() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.left
+}
+
+func (c *concurrency) most() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.record
+}

@@ -217,7 +217,7 @@ func serve(ctx context.Context, cfg *config.Config, opts serveOptions) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	b, err := bot.New(bot.Options{
 		Slack: api, Store: st, Handler: svc, Clock: clk, Log: log, Replica: replica,
-		Metrics: bot.NewMetrics(reg, st), SocketOptions: opts.SocketOptions, Workers: handlerWorkers(cfg),
+		Metrics: bot.NewMetrics(reg, st), SocketOptions: opts.SocketOptions, Running: runningHandlers(cfg),
 		Outbox: bot.OutboxOptions{Responder: responder},
 	})
 	if err != nil {
@@ -334,11 +334,13 @@ func newIncidents(cfg *config.Config, st store.Store, workspace *slackapi.Client
 	return incident.New(opts)
 }
 
-// handlerWorkers is how many deliveries the bot handles at once. Each one ends in a write,
-// and SQLite has one writer: a second handler only queued there, while it competed with the
-// Socket Mode reader for the CPU and slowed the acks (BENCHMARKS.md, section 1). PostgreSQL
-// takes writes side by side, and its handlers wait on the network: it keeps the bot's default.
-func handlerWorkers(cfg *config.Config) int {
+// runningHandlers is how many deliveries the bot handles side by side. Each one ends in a
+// write, and SQLite has one writer: a second handler only queued there, while it competed with
+// the Socket Mode reader for the CPU and slowed the acks (BENCHMARKS.md, section 1). A delivery
+// still waiting on a vendor after a moment hands the queue to another worker
+// (bot.Options.HandOffAfter). PostgreSQL takes writes side by side, and its handlers wait on
+// the network: it runs all of the bot's workers at once.
+func runningHandlers(cfg *config.Config) int {
 	if cfg.Store.Driver == "postgres" {
 		return 0
 	}
