@@ -235,11 +235,7 @@ func TestQuickHandlersRunOneAtATime(t *testing.T) {
 		},
 	})
 	const deliveries = 12
-	for range deliveries {
-		d, err := slashCommand(t.Context(), w, nothing)
-		require.NoError(t, err)
-		require.True(t, d.Acked)
-	}
+	sendCommands(t, w, deliveries)
 	require.Eventually(t, func() bool { return running.finished() == deliveries }, waitLimit, 5*time.Millisecond)
 	assert.Equal(t, 1, running.most(), "handlers running side by side")
 }
@@ -266,11 +262,7 @@ func TestAWaitingHandlerLetsTheNextDeliveriesRun(t *testing.T) {
 	})
 	defer close(letGo)
 	const deliveries = 12
-	for range deliveries {
-		d, err := slashCommand(t.Context(), w, nothing)
-		require.NoError(t, err)
-		require.True(t, d.Acked)
-	}
+	sendCommands(t, w, deliveries)
 	require.Eventually(t, func() bool { return running.finished() == deliveries-1 }, waitLimit, 5*time.Millisecond,
 		"the deliveries behind a waiting handler were not handled")
 }
@@ -294,17 +286,23 @@ func TestNoMoreThanWorkersDeliveriesAreHandledAtOnce(t *testing.T) {
 		},
 	})
 	const deliveries = 6
-	for range deliveries {
-		d, err := slashCommand(t.Context(), w, nothing)
-		require.NoError(t, err)
-		require.True(t, d.Acked)
-	}
+	sendCommands(t, w, deliveries)
 	require.Eventually(t, func() bool { return running.most() == 3 }, waitLimit, 5*time.Millisecond,
 		"waiting handlers did not hand the queue on")
 	time.Sleep(100 * time.Millisecond) // ten hand-off periods, in which a fourth must not start
 	assert.Equal(t, 3, running.most(), "deliveries handled at once")
 	close(letGo)
 	require.Eventually(t, func() bool { return running.finished() == deliveries }, waitLimit, 5*time.Millisecond)
+}
+
+// sendCommands runs n slash commands and requires Slack to have had each acked.
+func sendCommands(t *testing.T, w *world, n int) {
+	t.Helper()
+	for range n {
+		d, err := slashCommand(t.Context(), w, nothing)
+		require.NoError(t, err)
+		require.True(t, d.Acked, "Slack got no ack")
+	}
 }
 
 // concurrency counts handlers as they run.
