@@ -311,8 +311,8 @@ type concurrency struct {
 	entered, left, now, record int // record: the most ever running at once
 }
 
-// enter counts a handler in; it returns how many entered before it, it included, and what
-// counts it out.
+// enter counts a handler in; it returns the handler's place in the order they entered (1 for
+// the first) and what counts it out.
 func (c *concurrency) enter() (n int, leave func()) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
