@@ -28,10 +28,7 @@ func TestEveryDeliveryIsAckedBeforeItsWorkIsDone(t *testing.T) {
 			w := start(t, setup{
 				options: func(o *bot.Options) { o.Workers = 1 },
 				work: func(ctx context.Context, _ commands.Inbound) error {
-					select { // far longer than Slack waits for an ack, unless released
-					case <-release:
-					case <-ctx.Done():
-					}
+					waitUntil(ctx, release) // far longer than Slack waits for an ack, unless released
 					return nil
 				},
 			})
@@ -252,10 +249,7 @@ func TestAWaitingHandlerLetsTheNextDeliveriesRun(t *testing.T) {
 			n, leave := running.enter()
 			defer leave()
 			if n == 1 {
-				select {
-				case <-letGo:
-				case <-ctx.Done():
-				}
+				waitUntil(ctx, letGo)
 			}
 			return nil
 		},
@@ -278,10 +272,7 @@ func TestNoMoreThanWorkersDeliveriesAreHandledAtOnce(t *testing.T) {
 		work: func(ctx context.Context, _ commands.Inbound) error {
 			_, leave := running.enter()
 			defer leave()
-			select {
-			case <-letGo:
-			case <-ctx.Done():
-			}
+			waitUntil(ctx, letGo)
 			return nil
 		},
 	})
@@ -302,6 +293,15 @@ func sendCommands(t *testing.T, w *world, n int) {
 		d, err := slashCommand(t.Context(), w, nothing)
 		require.NoError(t, err)
 		require.True(t, d.Acked, "Slack got no ack")
+	}
+}
+
+// waitUntil stands for a vendor call that returns when the test lets it, or when the bot gives
+// up on its handler.
+func waitUntil(ctx context.Context, letGo <-chan struct{}) {
+	select {
+	case <-letGo:
+	case <-ctx.Done():
 	}
 }
 

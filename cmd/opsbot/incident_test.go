@@ -157,9 +157,9 @@ func TestConsoleIncidentFormAndPublishButton(t *testing.T) {
 
 // A command that waits on a vendor must not hold up the commands behind it. On SQLite the bot
 // handles deliveries one at a time while they are quick, and some handlers call a vendor
-// before they answer: /release asks GitHub for the newest tag. A modal must be opened within 3 s of the click or
-// command that asked for it, so a declaration queued behind a slow GitHub would never get
-// its form.
+// before they answer: /release asks GitHub for the newest tag. A modal must be opened within
+// 3 s of the click or command that asked for it, so a declaration queued behind a slow GitHub
+// would never get its form.
 func TestASlowGitHubDoesNotKeepAnIncidentFormFromOpening(t *testing.T) {
 	t.Parallel()
 	b := startTestBot(t, testBotOptions{})
